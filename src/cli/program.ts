@@ -1,0 +1,193 @@
+import { Command, CommanderError, Option } from 'commander';
+import { MigrateError } from '../engine/errors.js';
+import type { ExecutionEvent } from '../engine/executor.js';
+import * as runner from '../runner.js';
+import * as render from './render.js';
+
+/** Where the CLI writes; a parameter so that the CLI can be driven without a terminal. */
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const processIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+interface GlobalOptions {
+  url?: string;
+  dir?: string;
+  json?: boolean;
+}
+
+/** Runs the CLI and returns its exit code: 0 success, 1 failure, 2 usage error. */
+export async function runCli(argv: string[], io: Io = processIo): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (error) {
+    return reportError(error, io, argv.includes('--json'));
+  }
+}
+
+function reportError(error: unknown, io: Io, json: boolean): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed its message (and help output exits with code 0).
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  const code = error instanceof MigrateError ? error.code : 'INTERNAL';
+  const message = error instanceof Error ? error.message : String(error);
+  const exitCode = error instanceof MigrateError && error.isUsage ? 2 : 1;
+  if (json) io.out(`${JSON.stringify({ ok: false, error: { code, message } })}\n`);
+  io.err(`error: ${message.split('\n')[0]}\n`);
+  if (process.env.DEBUG && error instanceof Error && error.stack) io.err(`${error.stack}\n`);
+  return exitCode;
+}
+
+function buildProgram(io: Io): Command {
+  const program = new Command('migrate')
+    .description('Apply, revert and inspect the Drizzle migrations in ./drizzle (Alembic-style).')
+    .option('--url <url>', 'database URL (overrides DATABASE_URL; default file:./data/bot.db)')
+    .option('--dir <folder>', 'migrations folder', './drizzle')
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+
+  /** Options of the whole program plus the command's own, and the pieces every runner call needs. */
+  const globals = (command: Command) => {
+    const options = command.optsWithGlobals<GlobalOptions>();
+    return { options, where: { url: options.url, migrationsFolder: options.dir } };
+  };
+  const print = (json: boolean | undefined, result: unknown, text: string) => io.out(json ? `${JSON.stringify({ ok: true, ...(result as object) }, null, 2)}\n` : `${text}\n`);
+  const progress = (json: boolean | undefined) => (event: ExecutionEvent) => {
+    if (json) return;
+    render.renderEvent(event, io.out, (line) => io.err(`${line}\n`));
+  };
+
+  const safetyOptions = (command: Command) =>
+    command
+      .option('--allow-modified', 'run even though an applied migration file was edited since it was applied')
+      .option('--allow-out-of-order', 'apply pending migrations that sort before the current revision');
+
+  safetyOptions(
+    program
+      .command('up')
+      .alias('upgrade')
+      .description('apply migrations up to and including the target: head (default), a revision, or +N')
+      .argument('[target]', 'head | <revision> | +N', 'head'),
+  ).action(async (target: string, _opts: unknown, command: Command) => {
+    const { options, where } = globals(command);
+    const o = options as GlobalOptions & { allowModified?: boolean; allowOutOfOrder?: boolean };
+    const result = await runner.upgrade({ ...where, target, allowModified: o.allowModified, allowOutOfOrder: o.allowOutOfOrder }, progress(o.json));
+    print(o.json, result, render.renderMigrate(result));
+  });
+
+  safetyOptions(
+    program
+      .command('down')
+      .alias('downgrade')
+      .description('revert migrations: -N (default -1), back to a revision (which stays applied), or base')
+      .argument('[target]', '-N | <revision> | base', '-1'),
+  ).action(async (target: string, _opts: unknown, command: Command) => {
+    const { options, where } = globals(command);
+    const o = options as GlobalOptions & { allowModified?: boolean };
+    const result = await runner.downgrade({ ...where, target, allowModified: o.allowModified }, progress(o.json));
+    print(o.json, result, render.renderMigrate(result));
+  });
+
+  program
+    .command('current')
+    .description('show the last applied revision, or base')
+    .action(async (_opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const result = await runner.current(where);
+      print(options.json, result, render.renderCurrent(result));
+    });
+
+  program
+    .command('history')
+    .description('list every migration in order, applied or pending, with the current one marked')
+    .action(async (_opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const result = await runner.history(where);
+      print(options.json, result, render.renderHistory(result));
+    });
+
+  program
+    .command('show')
+    .description('show one migration: index, tag, creation time, hash, state, up SQL and down SQL')
+    .argument('<revision>', 'index, tag, unique part of a tag, or head')
+    .action(async (revision: string, _opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const result = await runner.show({ ...where, revision });
+      print(options.json, result, render.renderShow(result));
+    });
+
+  program
+    .command('stamp')
+    .description('record the database as being at a revision without running SQL (adopt an existing database)')
+    .argument('<revision>', 'revision, head or base')
+    .option('--force', 'stamp even if the schema differs from what the migrations up to the revision give')
+    .action(async (revision: string, _opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const o = options as GlobalOptions & { force?: boolean };
+      const result = await runner.stamp({ ...where, revision, force: o.force });
+      for (const difference of result.differences) io.err(`warning: ${difference}\n`);
+      print(o.json, result, render.renderStamp(result));
+    });
+
+  program
+    .command('generate')
+    .description('generate a migration from the models with drizzle-kit, then write and check its down file')
+    .addOption(new Option('--name <name>', 'migration name (the tag becomes NNNN_<name>)'))
+    .option('--custom', 'an empty migration to write by hand (same as `new`)')
+    .option('--config <file>', 'drizzle-kit config file', 'drizzle.config.ts')
+    .action(async (_opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const o = options as GlobalOptions & { name?: string; custom?: boolean; config?: string };
+      const result = await runner.generate({ ...where, name: o.name, custom: o.custom, config: o.config });
+      print(o.json, result, render.renderGenerate(result));
+      failOnDownProblems(result.downFiles);
+    });
+
+  program
+    .command('new')
+    .alias('revision')
+    .description('create an empty migration and an empty down file, both to write by hand')
+    .argument('<name>', 'migration name')
+    .option('--config <file>', 'drizzle-kit config file', 'drizzle.config.ts')
+    .action(async (name: string, _opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const o = options as GlobalOptions & { config?: string };
+      const result = await runner.generate({ ...where, name, custom: true, config: o.config });
+      print(o.json, result, render.renderGenerate(result));
+    });
+
+  program
+    .command('write-down')
+    .description('write the down file of every migration that lacks one, or of the named revisions')
+    .argument('[revisions...]', 'revisions to (re)write; default: every migration without a down file')
+    .option('--overwrite', 'replace existing down files of the named revisions')
+    .action(async (revisions: string[], _opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const o = options as GlobalOptions & { overwrite?: boolean };
+      const files = await runner.writeDownFiles({ ...where, revisions, overwrite: o.overwrite });
+      print(o.json, { files }, render.renderDownFiles(files));
+      failOnDownProblems(files);
+    });
+
+  return program;
+}
+
+function failOnDownProblems(files: runner.WrittenDownFile[]): void {
+  const broken = files.filter((f) => f.problems.length > 0);
+  if (broken.length > 0) {
+    throw new MigrateError(
+      'GENERATE_FAILED',
+      `${broken.map((f) => f.path).join(', ')} does not restore the previous schema (${broken[0]!.problems[0]}): edit it by hand, then check with 'write-down' output or 'show'`,
+    );
+  }
+}

@@ -1,0 +1,92 @@
+import type { ExecutionEvent } from '../engine/executor.js';
+import type { CurrentResult, GenerateResult, HistoryResult, MigrateResult, ShowResult, StampResult, WrittenDownFile } from '../runner.js';
+
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** Progress while applying: `Running upgrade base -> 0000_initial_migration ... 3.1 ms`, like Alembic. */
+export function renderEvent(event: ExecutionEvent, write: (text: string) => void, warn: (line: string) => void): void {
+  switch (event.type) {
+    case 'start':
+      write(`Running ${event.direction === 'up' ? 'upgrade' : 'downgrade'} ${event.from} -> ${event.to} ... `);
+      break;
+    case 'finish':
+      write(`${formatMs(event.ms)}\n`);
+      break;
+    case 'warning':
+      warn(`warning: reverting ${event.tag} ${event.message}`);
+      break;
+  }
+}
+
+export function renderMigrate(result: MigrateResult): string {
+  if (result.steps.length === 0) return `Nothing to do: the database is at ${result.from}.`;
+  const total = result.steps.reduce((sum, step) => sum + step.ms, 0);
+  const verb = result.direction === 'up' ? 'Applied' : 'Reverted';
+  return `${verb} ${result.steps.length} migration${result.steps.length === 1 ? '' : 's'} in ${formatMs(total)}: ${result.from} -> ${result.to}.`;
+}
+
+export function renderCurrent(result: CurrentResult): string {
+  if (!result.migration) return `base${result.pending > 0 ? ` (${result.pending} pending)` : ''}`;
+  const flags = [result.migration.head ? 'head' : `${result.pending} pending`];
+  if (result.migration.modified) flags.push('modified since applied');
+  return `${result.revision} (${flags.join(', ')})`;
+}
+
+export function renderHistory(result: HistoryResult): string {
+  if (result.migrations.length === 0 && result.unknownApplied.length === 0) return 'No migrations.';
+  const width = Math.max(...result.migrations.map((m) => m.tag.length), 4);
+  const lines = result.migrations.map((m) => {
+    const marks = [m.applied ? 'applied' : 'pending'];
+    if (m.current) marks.push('current');
+    if (m.head) marks.push('head');
+    if (m.modified) marks.push('MODIFIED since applied');
+    if (!m.hasDown) marks.push('no down file');
+    return `${m.current ? '>' : ' '} ${m.tag.padEnd(width)}  ${m.createdAt.slice(0, 19).replace('T', ' ')}  ${marks.join(', ')}`;
+  });
+  for (const row of result.unknownApplied) {
+    lines.push(`! applied migration not in the folder: created_at ${row.createdAt}, hash ${row.hash.slice(0, 12)}`);
+  }
+  if (!result.migrations.some((m) => m.current)) lines.unshift(`> base`);
+  return lines.join('\n');
+}
+
+export function renderShow(result: ShowResult): string {
+  return [
+    `Revision:   ${result.tag}`,
+    `Index:      ${result.idx}`,
+    `Created:    ${result.createdAt}`,
+    `Hash:       ${result.hash}`,
+    `State:      ${result.applied ? 'applied' : 'pending'}${result.current ? ', current' : ''}${result.head ? ', head' : ''}${result.modified ? ', MODIFIED since applied' : ''}`,
+    ...result.dataLoss.map((note) => `Data loss:  down ${note}`),
+    '',
+    `-- up: ${result.upPath}`,
+    result.upSql.trimEnd(),
+    '',
+    `-- down: ${result.downPath}`,
+    result.downSql === null ? '(missing)' : result.downSql.trimEnd(),
+  ].join('\n');
+}
+
+export function renderStamp(result: StampResult): string {
+  const forced = result.differences.length > 0 ? ` despite ${result.differences.length} difference(s)` : '';
+  return `Stamped ${result.to} (was ${result.from})${forced}; no SQL was run.`;
+}
+
+export function renderDownFiles(files: WrittenDownFile[]): string {
+  if (files.length === 0) return 'Every migration has a down file.';
+  return files
+    .map((f) => {
+      if (f.template) return `Wrote ${f.path}: empty template, write the SQL that reverses the migration by hand.`;
+      const lines = [`Wrote ${f.path}${f.problems.length === 0 ? ' (checked: restores the previous schema)' : ''}`];
+      for (const note of f.dataLoss) lines.push(`  data-loss: ${note}`);
+      for (const problem of f.problems) lines.push(`  PROBLEM: ${problem}`);
+      return lines.join('\n');
+    })
+    .join('\n');
+}
+
+export function renderGenerate(result: GenerateResult): string {
+  return result.downFiles.length === 0 ? 'No new migration.' : renderDownFiles(result.downFiles);
+}

@@ -1,0 +1,60 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { MigrateError } from '../engine/errors.js';
+import type { Driver, Queryable } from './driver.js';
+import type { DatabaseLocation } from './url.js';
+
+/** How long a writer waits for another connection's lock before failing. */
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+export class BetterSqliteDriver implements Driver {
+  readonly name = 'better-sqlite3';
+
+  constructor(private readonly db: Database.Database) {}
+
+  async exec(sql: string): Promise<void> {
+    this.db.exec(sql);
+  }
+
+  async all<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return this.db.prepare(sql).all(...params) as T[];
+  }
+
+  async run(sql: string, params: readonly unknown[] = []): Promise<void> {
+    this.db.prepare(sql).run(...params);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = await fn(this);
+      this.db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      // A failed statement may already have ended the transaction (SQLite does so on some errors).
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
+
+/** Opens a local database (file or memory) through better-sqlite3. */
+export function openBetterSqlite(location: Exclude<DatabaseLocation, { kind: 'remote' }>): BetterSqliteDriver {
+  if (location.kind === 'memory') return new BetterSqliteDriver(new Database(':memory:'));
+  if (!location.readonly && !location.fileMustExist) mkdirSync(dirname(location.path), { recursive: true });
+  try {
+    const db = new Database(location.path, {
+      readonly: location.readonly,
+      fileMustExist: location.fileMustExist,
+      timeout: location.timeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+    });
+    return new BetterSqliteDriver(db);
+  } catch (error) {
+    throw new MigrateError('DATABASE', `cannot open database ${location.path}: ${(error as Error).message}`, { cause: error });
+  }
+}

@@ -1,0 +1,33 @@
+import { existsSync } from 'node:fs';
+import { openBetterSqlite } from './better-sqlite3.js';
+import type { Driver } from './driver.js';
+import { MigrateError } from '../engine/errors.js';
+import { parseDatabaseUrl, redactUrl } from './url.js';
+
+export interface OpenOptions {
+  /**
+   * For commands that only read: a file that does not exist yet is shown as an empty
+   * database instead of being created.
+   */
+  readOnly?: boolean;
+}
+
+/** Opens the database named by a URL with the sync driver the runner applies migrations through. */
+export function openDatabase(url: string, options: OpenOptions = {}): Driver {
+  const location = parseDatabaseUrl(url);
+  switch (location.kind) {
+    case 'remote':
+      throw new MigrateError(
+        'UNSUPPORTED_URL',
+        `remote database URLs are not supported by the runner yet: ${redactUrl(url)} (use a file: URL or a path)`,
+      );
+    case 'memory':
+      return openBetterSqlite(location);
+    case 'file':
+      if (options.readOnly && !existsSync(location.path)) {
+        if (location.fileMustExist) throw new MigrateError('DATABASE', `database file ${location.path} does not exist`);
+        return openBetterSqlite({ kind: 'memory' });
+      }
+      return openBetterSqlite(location);
+  }
+}

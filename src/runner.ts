@@ -1,0 +1,298 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { MIGRATIONS_FOLDER, databaseUrlFromEnv } from './config.js';
+import type { Driver } from './db/driver.js';
+import { openDatabase } from './db/open.js';
+import { readAppliedRows, recordApplied, CREATE_MIGRATIONS_TABLE } from './engine/bookkeeping.js';
+import { compareSchemas } from './engine/diff/compare.js';
+import { computeDownMigration, renderDownFile, type SnapshotDiff, drizzleKitDiff } from './engine/diff/down.js';
+import { introspect } from './engine/diff/introspect.js';
+import { checkDownRestores, schemaAt } from './engine/diff/scratch.js';
+import { emptySnapshot, readSnapshot } from './engine/diff/snapshot.js';
+import { MigrateError } from './engine/errors.js';
+import { executePlan, type ExecutionEvent, type StepResult } from './engine/executor.js';
+import { loadMigrations, readJournal, type Migration } from './engine/journal.js';
+import { computeState, parseDownTarget, parseUpTarget, planDown, planUp, type HistoryState, type SafetyOptions } from './engine/plan.js';
+import { BASE, resolveRevision, revisionLabel } from './engine/revisions.js';
+
+/** Where the runner works: which database, which migrations folder. */
+export interface RunnerOptions {
+  url?: string;
+  migrationsFolder?: string;
+}
+
+interface Context {
+  url: string;
+  folder: string;
+}
+
+function context(options: RunnerOptions): Context {
+  return { url: options.url ?? databaseUrlFromEnv(), folder: options.migrationsFolder ?? MIGRATIONS_FOLDER };
+}
+
+async function withDatabase<T>(ctx: Context, readOnly: boolean, fn: (db: Driver) => Promise<T>): Promise<T> {
+  const db = openDatabase(ctx.url, { readOnly });
+  try {
+    return await fn(db);
+  } catch (error) {
+    if (error instanceof MigrateError) throw error;
+    throw new MigrateError('DATABASE', `database error: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await db.close();
+  }
+}
+
+async function loadState(ctx: Context, db: Driver): Promise<HistoryState> {
+  return computeState(loadMigrations(ctx.folder), await readAppliedRows(db));
+}
+
+export interface MigrateResult {
+  direction: 'up' | 'down';
+  from: string;
+  to: string;
+  steps: StepResult[];
+}
+
+/** `up [head|+N|rev]`: applies pending migrations up to and including the target. */
+export async function upgrade(
+  options: RunnerOptions & SafetyOptions & { target?: string },
+  onEvent?: (event: ExecutionEvent) => void,
+): Promise<MigrateResult> {
+  const ctx = context(options);
+  const target = parseUpTarget(options.target);
+  return withDatabase(ctx, false, async (db) => {
+    const state = await loadState(ctx, db);
+    const plan = planUp(state, target, options);
+    const steps = await executePlan(db, plan, state, onEvent);
+    return { direction: 'up', from: revisionLabel(plan.from, state.migrations), to: revisionLabel(plan.to, state.migrations), steps };
+  });
+}
+
+/** `down [-N|rev|base]`: reverts applied migrations after the target, newest first. */
+export async function downgrade(
+  options: RunnerOptions & SafetyOptions & { target?: string },
+  onEvent?: (event: ExecutionEvent) => void,
+): Promise<MigrateResult> {
+  const ctx = context(options);
+  const target = parseDownTarget(options.target);
+  return withDatabase(ctx, false, async (db) => {
+    const state = await loadState(ctx, db);
+    const plan = planDown(state, target, options);
+    const steps = await executePlan(db, plan, state, onEvent);
+    return { direction: 'down', from: revisionLabel(plan.from, state.migrations), to: revisionLabel(plan.to, state.migrations), steps };
+  });
+}
+
+export interface RevisionSummary {
+  idx: number;
+  tag: string;
+  createdAt: string;
+  hash: string;
+  applied: boolean;
+  current: boolean;
+  head: boolean;
+  modified: boolean;
+  hasDown: boolean;
+}
+
+function summarize(state: HistoryState, position: number): RevisionSummary {
+  const entry = state.entries[position]!;
+  const m = entry.migration;
+  return {
+    idx: m.idx,
+    tag: m.tag,
+    createdAt: new Date(m.when).toISOString(),
+    hash: m.hash,
+    applied: entry.applied !== null,
+    current: position === state.current,
+    head: position === state.migrations.length - 1,
+    modified: entry.modified,
+    hasDown: m.down !== null,
+  };
+}
+
+export interface CurrentResult {
+  revision: string;
+  migration: RevisionSummary | null;
+  pending: number;
+}
+
+/** `current`: the last applied revision, or base. */
+export async function current(options: RunnerOptions): Promise<CurrentResult> {
+  const ctx = context(options);
+  return withDatabase(ctx, true, async (db) => {
+    const state = await loadState(ctx, db);
+    return {
+      revision: revisionLabel(state.current, state.migrations),
+      migration: state.current === BASE ? null : summarize(state, state.current),
+      pending: state.entries.filter((e) => !e.applied).length,
+    };
+  });
+}
+
+export interface HistoryResult {
+  current: string;
+  migrations: RevisionSummary[];
+  /** Applied rows whose migration is not in the folder. */
+  unknownApplied: { createdAt: number; hash: string }[];
+}
+
+/** `history`: every migration in order with its state. */
+export async function history(options: RunnerOptions): Promise<HistoryResult> {
+  const ctx = context(options);
+  return withDatabase(ctx, true, async (db) => {
+    const state = await loadState(ctx, db);
+    return {
+      current: revisionLabel(state.current, state.migrations),
+      migrations: state.migrations.map((m) => summarize(state, m.position)),
+      unknownApplied: state.unknownApplied,
+    };
+  });
+}
+
+export interface ShowResult extends RevisionSummary {
+  upPath: string;
+  upSql: string;
+  downPath: string;
+  downSql: string | null;
+  dataLoss: string[];
+}
+
+/** `show <rev>`: one migration with its up and down SQL. */
+export async function show(options: RunnerOptions & { revision: string }): Promise<ShowResult> {
+  const ctx = context(options);
+  return withDatabase(ctx, true, async (db) => {
+    const state = await loadState(ctx, db);
+    const position = resolveRevision(options.revision, state.migrations);
+    if (position === BASE) throw new MigrateError('INVALID_TARGET', `'base' is the empty database, not a migration: name a revision to show`);
+    const m = state.migrations[position]!;
+    return {
+      ...summarize(state, position),
+      upPath: m.up.path,
+      upSql: m.up.text,
+      downPath: m.downPath,
+      downSql: m.down?.text ?? null,
+      dataLoss: m.down?.dataLoss ?? [],
+    };
+  });
+}
+
+export interface StampResult {
+  from: string;
+  to: string;
+  /** Differences found and overridden with force. */
+  differences: string[];
+}
+
+/**
+ * `stamp <rev>`: records the database as being at `rev` without running its SQL (to adopt a database
+ * made elsewhere). Refuses when the live schema differs from what the migrations up to `rev` give.
+ */
+export async function stamp(options: RunnerOptions & { revision: string; force?: boolean }): Promise<StampResult> {
+  const ctx = context(options);
+  return withDatabase(ctx, false, async (db) => {
+    const state = await loadState(ctx, db);
+    const position = resolveRevision(options.revision, state.migrations);
+    const expected = await schemaAt(state.migrations, position);
+    const differences = compareSchemas(expected, await introspect(db), {
+      expected: `the migrations up to ${revisionLabel(position, state.migrations)}`,
+      actual: 'the database',
+    });
+    if (differences.length > 0 && !options.force) {
+      throw new MigrateError(
+        'SCHEMA_MISMATCH',
+        `the database does not match ${revisionLabel(position, state.migrations)}: ${differences.join('; ')} (pass --force to stamp anyway)`,
+      );
+    }
+    await db.transaction(async (tx) => {
+      await tx.exec(CREATE_MIGRATIONS_TABLE);
+      await tx.exec('DELETE FROM "__drizzle_migrations"');
+      for (const m of state.migrations.slice(0, position + 1)) await recordApplied(tx, { hash: m.hash, createdAt: m.when });
+    });
+    return { from: revisionLabel(state.current, state.migrations), to: revisionLabel(position, state.migrations), differences };
+  });
+}
+
+export interface WrittenDownFile {
+  tag: string;
+  path: string;
+  /** No SQL could be derived (a hand-written migration): the file is a template to fill in. */
+  template: boolean;
+  dataLoss: string[];
+  /** Differences between the schema before the up and after the down, checked on a scratch database. */
+  problems: string[];
+}
+
+/**
+ * Writes the down file of each migration that lacks one (or of the named ones, with `overwrite`),
+ * from drizzle-kit's diff of its snapshot back to the previous one, then checks on a scratch
+ * database that it restores the previous schema.
+ */
+export async function writeDownFiles(
+  options: RunnerOptions & { revisions?: string[]; overwrite?: boolean; diff?: SnapshotDiff },
+): Promise<WrittenDownFile[]> {
+  const ctx = context(options);
+  let migrations = loadMigrations(ctx.folder);
+  const chosen = options.revisions?.length
+    ? options.revisions.map((name) => {
+        const position = resolveRevision(name, migrations);
+        if (position === BASE) throw new MigrateError('INVALID_TARGET', `'base' has no down file`);
+        return migrations[position]!;
+      })
+    : migrations.filter((m) => m.down === null);
+  const written: { migration: Migration; template: boolean; dataLoss: string[] }[] = [];
+  for (const migration of chosen) {
+    if (migration.down !== null && !options.overwrite) {
+      throw new MigrateError('EXISTS', `${migration.downPath} already exists (pass --overwrite to write it again)`);
+    }
+    const before = migration.position === 0 ? emptySnapshot() : readSnapshot(migrations[migration.position - 1]!.snapshotPath);
+    const after = readSnapshot(migration.snapshotPath);
+    const down = await computeDownMigration(before, after, options.diff ?? drizzleKitDiff);
+    const source =
+      down.statements.length > 0
+        ? `Generated from drizzle-kit's diff of ${migration.snapshotPath.split('/').slice(-1)[0]} back to the previous snapshot; review it like the up file.`
+        : 'The snapshot did not change (a hand-written migration): this file must be written by hand.';
+    writeFileSync(migration.downPath, renderDownFile(migration.tag, down, source));
+    written.push({ migration, template: down.statements.length === 0, dataLoss: down.dataLoss });
+  }
+  migrations = loadMigrations(ctx.folder);
+  const results: WrittenDownFile[] = [];
+  for (const { migration, template, dataLoss } of written) {
+    const problems = template ? [] : await checkDownRestores(migrations, migration.position).catch((error: Error) => [error.message]);
+    results.push({ tag: migration.tag, path: migration.downPath, template, dataLoss, problems });
+  }
+  return results;
+}
+
+function drizzleKitBin(): string {
+  const entry = createRequire(import.meta.url).resolve('drizzle-kit');
+  return join(dirname(entry), 'bin.cjs');
+}
+
+export interface GenerateResult {
+  /** What drizzle-kit wrote, with its down file. */
+  downFiles: WrittenDownFile[];
+}
+
+/**
+ * `generate`: runs `drizzle-kit generate` (its prompts, if any, go to this terminal), then writes and
+ * checks the down file of every migration it added. `custom` makes an empty migration to write by hand.
+ */
+export async function generate(options: RunnerOptions & { name?: string; custom?: boolean; config?: string }): Promise<GenerateResult> {
+  const ctx = context(options);
+  const before = existsSync(join(ctx.folder, 'meta', '_journal.json')) ? readJournal(ctx.folder).entries.length : 0;
+  const args = [drizzleKitBin(), 'generate'];
+  if (options.config) args.push('--config', options.config);
+  if (options.name) args.push('--name', options.name);
+  if (options.custom) args.push('--custom');
+  const child = spawnSync(process.execPath, args, { stdio: ['inherit', 'inherit', 'inherit'] });
+  if (child.status !== 0) {
+    throw new MigrateError('GENERATE_FAILED', `drizzle-kit generate failed (exit ${child.status ?? child.signal}); nothing was added`);
+  }
+  const after = existsSync(join(ctx.folder, 'meta', '_journal.json')) ? readJournal(ctx.folder).entries : [];
+  const added = after.slice(before).map((e) => e.tag);
+  if (added.length === 0) return { downFiles: [] };
+  return { downFiles: await writeDownFiles({ ...options, revisions: added, overwrite: false }) };
+}
