@@ -266,6 +266,10 @@ export async function writeDownFiles(
   return results;
 }
 
+function journalLength(folder: string): number {
+  return existsSync(join(folder, 'meta', '_journal.json')) ? readJournal(folder).entries.length : 0;
+}
+
 function drizzleKitBin(): string {
   const entry = createRequire(import.meta.url).resolve('drizzle-kit');
   return join(dirname(entry), 'bin.cjs');
@@ -282,14 +286,23 @@ export interface GenerateResult {
  */
 export async function generate(options: RunnerOptions & { name?: string; custom?: boolean; config?: string }): Promise<GenerateResult> {
   const ctx = context(options);
-  const before = existsSync(join(ctx.folder, 'meta', '_journal.json')) ? readJournal(ctx.folder).entries.length : 0;
+  const before = journalLength(ctx.folder);
   const args = [drizzleKitBin(), 'generate'];
   if (options.config) args.push('--config', options.config);
   if (options.name) args.push('--name', options.name);
   if (options.custom) args.push('--custom');
-  const child = spawnSync(process.execPath, args, { stdio: ['inherit', 'inherit', 'inherit'] });
-  if (child.status !== 0) {
-    throw new MigrateError('GENERATE_FAILED', `drizzle-kit generate failed (exit ${child.status ?? child.signal}); nothing was added`);
+  // stdin and stdout stay the terminal's (drizzle-kit asks about renames there); stderr is read because
+  // drizzle-kit exits 0 even when it fails, e.g. when a rename question finds no terminal to ask in.
+  const child = spawnSync(process.execPath, args, { stdio: ['inherit', 'inherit', 'pipe'], encoding: 'utf8' });
+  if (child.stderr) process.stderr.write(child.stderr);
+  const failure = child.stderr?.split('\n').find((line) => /error/i.test(line));
+  if (child.status !== 0 || (failure && journalLength(ctx.folder) === before)) {
+    throw new MigrateError(
+      'GENERATE_FAILED',
+      `drizzle-kit generate failed (${failure?.trim() ?? `exit ${child.status ?? child.signal}`}); no migration was added${
+        failure?.includes('TTY') ? ': drizzle-kit asks in a terminal whether a dropped and an added table or column are a rename; run it in one, or make the drop and the add in separate migrations' : ''
+      }`,
+    );
   }
   const after = existsSync(join(ctx.folder, 'meta', '_journal.json')) ? readJournal(ctx.folder).entries : [];
   const added = after.slice(before).map((e) => e.tag);

@@ -78,16 +78,18 @@ function withQuery(location: DatabaseLocation, query: string, url: string): Data
   for (const [key, value] of new URLSearchParams(query)) {
     switch (key) {
       case 'mode':
+        if (!['ro', 'rw', 'rwc', 'memory'].includes(value)) {
+          throw new MigrateError('BAD_URL', `bad database URL '${url}': mode must be ro, rw, rwc or memory, not '${value}'`);
+        }
         if (value === 'memory') result = { kind: 'memory' };
         else if (result.kind !== 'file') break;
         else if (value === 'ro') result = { ...result, readonly: true, fileMustExist: true };
         else if (value === 'rw') result = { ...result, readonly: false, fileMustExist: true };
-        else if (value === 'rwc') result = { ...result, readonly: false, fileMustExist: false };
-        else throw new MigrateError('BAD_URL', `bad database URL '${url}': mode must be ro, rw, rwc or memory, not '${value}'`);
+        else result = { ...result, readonly: false, fileMustExist: false };
         break;
       case 'timeout': {
         const ms = Number(value);
-        if (!Number.isInteger(ms) || ms < 0) {
+        if (!/^\d+$/.test(value) || !Number.isSafeInteger(ms)) {
           throw new MigrateError('BAD_URL', `bad database URL '${url}': timeout must be a whole number of milliseconds, not '${value}'`);
         }
         if (result.kind === 'file') result = { ...result, timeoutMs: ms };
@@ -114,11 +116,13 @@ export function toLibsqlUrl(input: string): string {
     case 'remote':
       return location.url;
     case 'file':
-      return `file:${location.path}`;
+      // libsql decodes %XX and stops the path at ? and #: encode each segment so it opens the same file.
+      return `file:${location.path.split('/').map(encodeURIComponent).join('/')}`;
   }
 }
 
 /** A URL safe to print: credentials in it are hidden. */
 export function redactUrl(input: string): string {
-  return input.replace(/(authToken=)[^&]*/gi, '$1***').replace(/\/\/([^/@]*)@/, '//***@');
+  // Greedy up to the last @ before the path: a password may hold an unencoded @.
+  return input.replace(/(authToken=)[^&]*/gi, '$1***').replace(/\/\/[^/]*@/, '//***@');
 }

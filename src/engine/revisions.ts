@@ -23,6 +23,7 @@ function list(tags: string[]): string {
  */
 export function resolveRevision(name: string, migrations: readonly RevisionInfo[]): number {
   const wanted = name.trim();
+  if (wanted === '') throw new MigrateError('UNKNOWN_REVISION', 'empty revision name: name a revision, head or base');
   if (wanted === 'base') return BASE;
   if (wanted === 'head') return migrations.length - 1;
 
