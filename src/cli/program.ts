@@ -15,10 +15,39 @@ const processIo: Io = {
   err: (text) => process.stderr.write(text),
 };
 
-interface GlobalOptions {
+export interface GlobalOptions {
   url?: string;
   dir?: string;
   json?: boolean;
+}
+
+/** What every command's action needs: its options, where to work, and how to print. */
+export interface CommandKit {
+  io: Io;
+  /** Options of the whole program merged with the command's own, and the runner's location options. */
+  globals(command: Command): { options: GlobalOptions & Record<string, unknown>; where: { url?: string; migrationsFolder?: string } };
+  /** Prints a result: as JSON with `ok: true` under --json, else as the given text. */
+  print(json: boolean | undefined, result: object, text: string): void;
+  /** Renders execution progress (nothing under --json). */
+  progress(json: boolean | undefined): (event: ExecutionEvent) => void;
+}
+
+function commandKit(io: Io): CommandKit {
+  return {
+    io,
+    globals(command) {
+      const options = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+      return { options, where: { url: options.url, migrationsFolder: options.dir } };
+    },
+    print(json, result, text) {
+      io.out(json ? `${JSON.stringify({ ok: true, ...result }, null, 2)}\n` : `${text}\n`);
+    },
+    progress(json) {
+      return (event) => {
+        if (!json) render.renderEvent(event, io.out, (line) => io.err(`${line}\n`));
+      };
+    },
+  };
 }
 
 /** Runs the CLI and returns its exit code: 0 success, 1 failure, 2 usage error. */
@@ -34,8 +63,10 @@ export async function runCli(argv: string[], io: Io = processIo): Promise<number
 
 function reportError(error: unknown, io: Io, json: boolean): number {
   if (error instanceof CommanderError) {
-    // Commander already printed its message (and help output exits with code 0).
-    return error.exitCode === 0 ? 0 : 2;
+    // Commander already printed its message on stderr; help and version end with code 0.
+    if (error.exitCode === 0) return 0;
+    if (json) io.out(`${JSON.stringify({ ok: false, error: { code: 'USAGE', message: error.message.replace(/^error: /, '') } })}\n`);
+    return 2;
   }
   const code = error instanceof MigrateError ? error.code : 'INTERNAL';
   const message = error instanceof Error ? error.message : String(error);
@@ -56,16 +87,8 @@ function buildProgram(io: Io): Command {
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
 
-  /** Options of the whole program plus the command's own, and the pieces every runner call needs. */
-  const globals = (command: Command) => {
-    const options = command.optsWithGlobals<GlobalOptions>();
-    return { options, where: { url: options.url, migrationsFolder: options.dir } };
-  };
-  const print = (json: boolean | undefined, result: unknown, text: string) => io.out(json ? `${JSON.stringify({ ok: true, ...(result as object) }, null, 2)}\n` : `${text}\n`);
-  const progress = (json: boolean | undefined) => (event: ExecutionEvent) => {
-    if (json) return;
-    render.renderEvent(event, io.out, (line) => io.err(`${line}\n`));
-  };
+  const kit = commandKit(io);
+  const { globals, print, progress } = kit;
 
   const safetyOptions = (command: Command) =>
     command
@@ -149,8 +172,9 @@ function buildProgram(io: Io): Command {
       const { options, where } = globals(command);
       const o = options as GlobalOptions & { name?: string; custom?: boolean; config?: string };
       const result = await runner.generate({ ...where, name: o.name, custom: o.custom, config: o.config });
-      print(o.json, result, render.renderGenerate(result));
+      if (!o.json) print(o.json, result, render.renderGenerate(result));
       failOnDownProblems(result.downFiles);
+      if (o.json) print(o.json, result, '');
     });
 
   program
@@ -175,8 +199,9 @@ function buildProgram(io: Io): Command {
       const { options, where } = globals(command);
       const o = options as GlobalOptions & { overwrite?: boolean };
       const files = await runner.writeDownFiles({ ...where, revisions, overwrite: o.overwrite });
-      print(o.json, { files }, render.renderDownFiles(files));
+      if (!o.json) print(o.json, { files }, render.renderDownFiles(files));
       failOnDownProblems(files);
+      if (o.json) print(o.json, { files }, '');
     });
 
   return program;
