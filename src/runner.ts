@@ -179,6 +179,56 @@ export async function show(options: RunnerOptions & { revision: string }): Promi
   });
 }
 
+export interface StatusResult {
+  current: string;
+  applied: string[];
+  pending: string[];
+  /** Everything that makes `up` refuse or that needs a look, one entry each. */
+  problems: { kind: 'modified' | 'missing' | 'out-of-order' | 'missing-down' | 'drift'; message: string }[];
+}
+
+/**
+ * `status`: applied and pending migrations, and the problems: edited applied migrations, applied ones
+ * missing from the folder, pending ones out of order, missing down files, and drift (the live schema
+ * compared with what the applied migrations give on an empty scratch database).
+ */
+export async function status(options: RunnerOptions): Promise<StatusResult> {
+  const ctx = context(options);
+  return withDatabase(ctx, true, async (db) => {
+    const state = await loadState(ctx, db);
+    const problems: StatusResult['problems'] = [];
+    for (const entry of state.entries) {
+      if (entry.modified) problems.push({ kind: 'modified', message: `${entry.migration.up.path} was edited after it was applied (hash ${entry.applied!.hash.slice(0, 12)} recorded, ${entry.migration.hash.slice(0, 12)} now)` });
+    }
+    for (const row of state.unknownApplied) {
+      problems.push({ kind: 'missing', message: `an applied migration is missing from ${ctx.folder}: created_at ${row.createdAt}, hash ${row.hash.slice(0, 12)}` });
+    }
+    for (const m of state.outOfOrder) {
+      problems.push({ kind: 'out-of-order', message: `${m.up.path} is pending but sorts before the current revision ${revisionLabel(state.current, state.migrations)}` });
+    }
+    for (const m of state.migrations.filter((m) => m.down === null)) {
+      problems.push({ kind: 'missing-down', message: `${m.downPath} is missing: 'down' cannot revert ${m.tag} (write it with 'write-down')` });
+    }
+    if (state.unknownApplied.length === 0) {
+      const expected = await schemaAtApplied(state);
+      const drift = compareSchemas(expected, await introspect(db), { expected: 'the applied migrations', actual: 'the database' });
+      for (const difference of drift) problems.push({ kind: 'drift', message: difference });
+    }
+    return {
+      current: revisionLabel(state.current, state.migrations),
+      applied: state.entries.filter((e) => e.applied).map((e) => e.migration.tag),
+      pending: state.entries.filter((e) => !e.applied).map((e) => e.migration.tag),
+      problems,
+    };
+  });
+}
+
+/** The schema the applied migrations give, in journal order, on an empty database. */
+async function schemaAtApplied(state: HistoryState) {
+  const applied = state.entries.filter((e) => e.applied).map((e) => e.migration);
+  return schemaAt(applied, applied.length - 1);
+}
+
 export interface StampResult {
   from: string;
   to: string;

@@ -131,6 +131,16 @@ function buildProgram(io: Io): Command {
     });
 
   program
+    .command('status')
+    .description('applied and pending migrations, and problems: edited or missing applied migrations, out-of-order pending ones, missing down files, schema drift')
+    .action(async (_opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const result = await runner.status(where);
+      print(options.json, result, render.renderStatus(result));
+      if (result.problems.length > 0) process.exitCode = 1;
+    });
+
+  program
     .command('history')
     .description('list every migration in order, applied or pending, with the current one marked')
     .action(async (_opts: unknown, command: Command) => {

@@ -1,5 +1,5 @@
 import type { ExecutionEvent } from '../engine/executor.js';
-import type { CurrentResult, GenerateResult, HistoryResult, MigrateResult, ShowResult, StampResult, WrittenDownFile } from '../runner.js';
+import type { StatusResult, CurrentResult, GenerateResult, HistoryResult, MigrateResult, ShowResult, StampResult, WrittenDownFile } from '../runner.js';
 
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`;
@@ -89,4 +89,15 @@ export function renderDownFiles(files: WrittenDownFile[]): string {
 
 export function renderGenerate(result: GenerateResult): string {
   return result.downFiles.length === 0 ? 'No new migration.' : renderDownFiles(result.downFiles);
+}
+
+export function renderStatus(result: StatusResult): string {
+  const lines = [
+    `Current:  ${result.current}`,
+    `Applied:  ${result.applied.length}`,
+    `Pending:  ${result.pending.length}${result.pending.length > 0 ? ` (${result.pending.join(', ')})` : ''}`,
+  ];
+  if (result.problems.length === 0) lines.push('Problems: none');
+  else lines.push(`Problems: ${result.problems.length}`, ...result.problems.map((p) => `  [${p.kind}] ${p.message}`));
+  return lines.join('\n');
 }
