@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { MIGRATIONS_FOLDER, databaseUrlFromEnv } from './config.js';
+import { LOCK_TABLE, MIGRATIONS_FOLDER, MIGRATIONS_TABLE, databaseUrlFromEnv } from './config.js';
 import type { Driver } from './db/driver.js';
 import { openDatabase } from './db/open.js';
 import { readAppliedRows, recordApplied, CREATE_MIGRATIONS_TABLE } from './engine/bookkeeping.js';
@@ -12,6 +12,9 @@ import { introspect } from './engine/diff/introspect.js';
 import { checkDownRestores, schemaAt } from './engine/diff/scratch.js';
 import { emptySnapshot, readSnapshot } from './engine/diff/snapshot.js';
 import { MigrateError } from './engine/errors.js';
+import { assertSqliteFile, backupsFolder, copyDatabase, findBackup, listBackups, writeBackup, type BackupInfo } from './engine/backup.js';
+import { acquireLock, describeHolder, forceUnlock } from './engine/lock.js';
+import { parseDatabaseUrl, redactUrl } from './db/url.js';
 import { executePlan, type ExecutionEvent, type StepResult } from './engine/executor.js';
 import { loadMigrations, readJournal, type Migration } from './engine/journal.js';
 import { computeState, parseDownTarget, parseUpTarget, planDown, planUp, type HistoryState, type SafetyOptions } from './engine/plan.js';
@@ -38,10 +41,21 @@ async function withDatabase<T>(ctx: Context, readOnly: boolean, fn: (db: Driver)
     return await fn(db);
   } catch (error) {
     if (error instanceof MigrateError) throw error;
-    throw new MigrateError('DATABASE', `database error: ${(error as Error).message}`, { cause: error });
+    throw new MigrateError('DATABASE', describeDatabaseError(error, ctx.url), { cause: error });
   } finally {
     await db.close();
   }
+}
+
+/** SQLite's errors in terms of what to do about them. */
+function describeDatabaseError(error: unknown, url: string): string {
+  const code = String((error as { code?: unknown }).code ?? '');
+  const message = (error as Error).message;
+  if (code === 'SQLITE_NOTADB') return `${redactUrl(url)} is not a SQLite database (${message}); nothing was changed`;
+  if (code.startsWith('SQLITE_BUSY')) return `the database ${redactUrl(url)} is locked by another connection (${message}); nothing was changed: try again when it is done, or raise ?timeout=<ms>`;
+  if (code.startsWith('SQLITE_READONLY')) return `the database ${redactUrl(url)} is read-only (${message}); nothing was changed`;
+  if (code === 'SQLITE_CORRUPT') return `the database ${redactUrl(url)} is corrupt (${message}); restore a backup ('backups', 'restore')`;
+  return `database error on ${redactUrl(url)}: ${message}`;
 }
 
 async function loadState(ctx: Context, db: Driver): Promise<HistoryState> {
@@ -53,36 +67,79 @@ export interface MigrateResult {
   from: string;
   to: string;
   steps: StepResult[];
+  /** The copy taken before anything changed, if one was. */
+  backup: BackupInfo | null;
+}
+
+/** How `up`, `down`, `stamp` and `restore` protect the database. */
+export interface ProtectionOptions {
+  /** Back up a file database before changing it (default true). */
+  backup?: boolean;
+  /** How many backups to keep (default 10). */
+  keepBackups?: number;
+  /** How long to wait for another runner's lock (default 60 s). */
+  lockTimeoutMs?: number;
+}
+
+export type RunnerEvent = ExecutionEvent | { type: 'waiting'; holder: string } | { type: 'backup'; path: string; ms: number };
+
+const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
+
+/** Runs `fn` holding the runner's lock on the database, so that one runner at a time changes it. */
+async function withLock<T>(db: Driver, command: string, options: ProtectionOptions, onEvent: (event: RunnerEvent) => void, fn: () => Promise<T>): Promise<T> {
+  const lock = await acquireLock(db, {
+    command,
+    timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    onWait: (holder) => onEvent({ type: 'waiting', holder: describeHolder(holder) }),
+  });
+  try {
+    return await fn();
+  } finally {
+    // A lock that cannot be released (the connection failed) is found stale by its dead pid later.
+    await lock.release().catch(() => {});
+  }
+}
+
+/** Backs up a file database (not an in-memory one) unless told not to. */
+async function backupBeforeChange(ctx: Context, db: Driver, revision: string, options: ProtectionOptions, onEvent: (event: RunnerEvent) => void): Promise<BackupInfo | null> {
+  const location = parseDatabaseUrl(ctx.url);
+  if (options.backup === false || location.kind !== 'file') return null;
+  const [{ objects } = { objects: 0 }] = await db.all<{ objects: number }>(
+    `SELECT count(*) AS objects FROM sqlite_master WHERE tbl_name NOT IN ('${LOCK_TABLE}', '${MIGRATIONS_TABLE}')`,
+  );
+  if (objects === 0) return null; // a new, empty database has nothing to lose
+  const started = performance.now();
+  const info = await writeBackup(db, location.path, revision, options.keepBackups);
+  onEvent({ type: 'backup', path: info.path, ms: performance.now() - started });
+  return info;
+}
+
+type MigrateOptions = RunnerOptions & SafetyOptions & ProtectionOptions & { target?: string };
+
+async function migrate(direction: 'up' | 'down', options: MigrateOptions, onEvent: (event: RunnerEvent) => void): Promise<MigrateResult> {
+  const ctx = context(options);
+  const target = direction === 'up' ? parseUpTarget(options.target) : parseDownTarget(options.target);
+  return withDatabase(ctx, false, (db) =>
+    withLock(db, `${direction} ${options.target ?? ''}`.trim(), options, onEvent, async () => {
+      // Planned under the lock: a runner that waited finds what the one before it applied.
+      const state = await loadState(ctx, db);
+      const plan = direction === 'up' ? planUp(state, target, options) : planDown(state, target, options);
+      const label = (position: number) => revisionLabel(position, state.migrations);
+      const backup = plan.steps.length > 0 ? await backupBeforeChange(ctx, db, label(state.current), options, onEvent) : null;
+      const steps = await executePlan(db, plan, state, onEvent);
+      return { direction, from: label(plan.from), to: label(plan.to), steps, backup };
+    }),
+  );
 }
 
 /** `up [head|+N|rev]`: applies pending migrations up to and including the target. */
-export async function upgrade(
-  options: RunnerOptions & SafetyOptions & { target?: string },
-  onEvent?: (event: ExecutionEvent) => void,
-): Promise<MigrateResult> {
-  const ctx = context(options);
-  const target = parseUpTarget(options.target);
-  return withDatabase(ctx, false, async (db) => {
-    const state = await loadState(ctx, db);
-    const plan = planUp(state, target, options);
-    const steps = await executePlan(db, plan, state, onEvent);
-    return { direction: 'up', from: revisionLabel(plan.from, state.migrations), to: revisionLabel(plan.to, state.migrations), steps };
-  });
+export function upgrade(options: MigrateOptions, onEvent: (event: RunnerEvent) => void = () => {}): Promise<MigrateResult> {
+  return migrate('up', options, onEvent);
 }
 
 /** `down [-N|rev|base]`: reverts applied migrations after the target, newest first. */
-export async function downgrade(
-  options: RunnerOptions & SafetyOptions & { target?: string },
-  onEvent?: (event: ExecutionEvent) => void,
-): Promise<MigrateResult> {
-  const ctx = context(options);
-  const target = parseDownTarget(options.target);
-  return withDatabase(ctx, false, async (db) => {
-    const state = await loadState(ctx, db);
-    const plan = planDown(state, target, options);
-    const steps = await executePlan(db, plan, state, onEvent);
-    return { direction: 'down', from: revisionLabel(plan.from, state.migrations), to: revisionLabel(plan.to, state.migrations), steps };
-  });
+export function downgrade(options: MigrateOptions, onEvent: (event: RunnerEvent) => void = () => {}): Promise<MigrateResult> {
+  return migrate('down', options, onEvent);
 }
 
 export interface RevisionSummary {
@@ -240,9 +297,9 @@ export interface StampResult {
  * `stamp <rev>`: records the database as being at `rev` without running its SQL (to adopt a database
  * made elsewhere). Refuses when the live schema differs from what the migrations up to `rev` give.
  */
-export async function stamp(options: RunnerOptions & { revision: string; force?: boolean }): Promise<StampResult> {
+export async function stamp(options: RunnerOptions & ProtectionOptions & { revision: string; force?: boolean }): Promise<StampResult> {
   const ctx = context(options);
-  return withDatabase(ctx, false, async (db) => {
+  return withDatabase(ctx, false, (db) => withLock(db, `stamp ${options.revision}`, options, () => {}, async () => {
     const state = await loadState(ctx, db);
     const position = resolveRevision(options.revision, state.migrations);
     const expected = await schemaAt(state.migrations, position);
@@ -262,7 +319,7 @@ export async function stamp(options: RunnerOptions & { revision: string; force?:
       for (const m of state.migrations.slice(0, position + 1)) await recordApplied(tx, { hash: m.hash, createdAt: m.when });
     });
     return { from: revisionLabel(state.current, state.migrations), to: revisionLabel(position, state.migrations), differences };
-  });
+  }));
 }
 
 export interface WrittenDownFile {
@@ -358,4 +415,60 @@ export async function generate(options: RunnerOptions & { name?: string; custom?
   const added = after.slice(before).map((e) => e.tag);
   if (added.length === 0) return { downFiles: [] };
   return { downFiles: await writeDownFiles({ ...options, revisions: added, overwrite: false }) };
+}
+
+function fileLocation(ctx: Context, command: string): string {
+  const location = parseDatabaseUrl(ctx.url);
+  if (location.kind !== 'file') throw new MigrateError('BACKUP', `'${command}' needs a database file; ${location.kind === 'memory' ? 'an in-memory database' : 'a remote database'} has no backups`);
+  return location.path;
+}
+
+/** `backups`: this database's backups, newest first. */
+export async function backups(options: RunnerOptions): Promise<{ folder: string; backups: BackupInfo[] }> {
+  const path = fileLocation(context(options), 'backups');
+  return { folder: backupsFolder(path), backups: listBackups(path) };
+}
+
+export interface RestoreResult {
+  restored: BackupInfo;
+  /** The database as it was just before the restore, kept as a backup too. */
+  saved: BackupInfo;
+  revision: string;
+}
+
+/**
+ * `restore <backup|latest>`: puts a backup back in place of the database. Holds the runner's lock,
+ * refuses while another connection is writing, checks the backup is a sound SQLite file, and first
+ * backs up the database as it is (so a restore can be undone).
+ */
+export async function restore(options: RunnerOptions & ProtectionOptions & { from: string }): Promise<RestoreResult> {
+  const ctx = context(options);
+  const path = fileLocation(ctx, 'restore');
+  const chosen = findBackup(path, options.from);
+  assertSqliteFile(chosen.path);
+  return withDatabase(ctx, false, (db) =>
+    withLock(db, `restore ${chosen.file}`, options, () => {}, async () => {
+      const state = await loadState(ctx, db).catch(() => null);
+      // BEGIN EXCLUSIVE waits the busy timeout for other writers, then fails: refuse rather than race them.
+      try {
+        await db.exec('BEGIN EXCLUSIVE');
+        await db.exec('COMMIT');
+      } catch (error) {
+        throw new MigrateError('LOCKED', `another connection is writing to ${path}; stop it (e.g. the app) before restoring: ${(error as Error).message}`, { cause: error });
+      }
+      const saved = await writeBackup(db, path, state ? revisionLabel(state.current, state.migrations) : 'unknown', Math.max(options.keepBackups ?? 10, 2));
+      await copyDatabase(chosen.path, path);
+      const after = computeState(loadMigrations(ctx.folder), await readAppliedRows(db));
+      return { restored: chosen, saved, revision: revisionLabel(after.current, after.migrations) };
+    }),
+  );
+}
+
+/** `unlock`: removes the runner's lock whoever holds it (for a lock left on another host by a process that is gone). */
+export async function unlock(options: RunnerOptions): Promise<{ removed: string | null }> {
+  const ctx = context(options);
+  return withDatabase(ctx, false, async (db) => {
+    const holder = await forceUnlock(db);
+    return { removed: holder ? describeHolder(holder) : null };
+  });
 }

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { MigrateError } from '../engine/errors.js';
-import type { ExecutionEvent } from '../engine/executor.js';
+import type { RunnerEvent } from '../runner.js';
 import * as runner from '../runner.js';
 import * as render from './render.js';
 
@@ -25,11 +25,11 @@ export interface GlobalOptions {
 export interface CommandKit {
   io: Io;
   /** Options of the whole program merged with the command's own, and the runner's location options. */
-  globals(command: Command): { options: GlobalOptions & Record<string, unknown>; where: { url?: string; migrationsFolder?: string } };
+  globals(command: Command): { options: GlobalOptions & Record<string, unknown>; where: { url?: string; migrationsFolder?: string; lockTimeoutMs?: number } };
   /** Prints a result: as JSON with `ok: true` under --json, else as the given text. */
   print(json: boolean | undefined, result: object, text: string): void;
   /** Renders execution progress (nothing under --json). */
-  progress(json: boolean | undefined): (event: ExecutionEvent) => void;
+  progress(json: boolean | undefined): (event: RunnerEvent) => void;
 }
 
 function commandKit(io: Io): CommandKit {
@@ -37,7 +37,9 @@ function commandKit(io: Io): CommandKit {
     io,
     globals(command) {
       const options = command.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
-      return { options, where: { url: options.url, migrationsFolder: options.dir } };
+      const lockTimeoutMs = options.lockTimeout === undefined ? undefined : Number(options.lockTimeout) * 1000;
+      if (lockTimeoutMs !== undefined && !(lockTimeoutMs >= 0)) throw new MigrateError('BAD_TARGET', `--lock-timeout must be a number of seconds, not '${String(options.lockTimeout)}'`);
+      return { options, where: { url: options.url, migrationsFolder: options.dir, lockTimeoutMs } };
     },
     print(json, result, text) {
       io.out(json ? `${JSON.stringify({ ok: true, ...result }, null, 2)}\n` : `${text}\n`);
@@ -83,6 +85,7 @@ function buildProgram(io: Io): Command {
     .option('--url <url>', 'database URL (overrides DATABASE_URL; default file:./data/bot.db)')
     .option('--dir <folder>', 'migrations folder', './drizzle')
     .option('--json', 'machine-readable output')
+    .option('--lock-timeout <seconds>', 'how long up, down, stamp and restore wait for another runner (default 60)')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
@@ -92,6 +95,8 @@ function buildProgram(io: Io): Command {
 
   const safetyOptions = (command: Command) =>
     command
+      .option('--no-backup', 'do not back up the database file first')
+      .option('--keep-backups <n>', 'how many backups of the database to keep', '10')
       .option('--allow-modified', 'run even though an applied migration file was edited since it was applied')
       .option('--allow-out-of-order', 'apply pending migrations that sort before the current revision');
 
@@ -103,8 +108,11 @@ function buildProgram(io: Io): Command {
       .argument('[target]', 'head | <revision> | +N', 'head'),
   ).action(async (target: string, _opts: unknown, command: Command) => {
     const { options, where } = globals(command);
-    const o = options as GlobalOptions & { allowModified?: boolean; allowOutOfOrder?: boolean };
-    const result = await runner.upgrade({ ...where, target, allowModified: o.allowModified, allowOutOfOrder: o.allowOutOfOrder }, progress(o.json));
+    const o = options as GlobalOptions & ProtectionFlags & { allowModified?: boolean; allowOutOfOrder?: boolean };
+    const result = await runner.upgrade(
+      { ...where, ...protection(o), target, allowModified: o.allowModified, allowOutOfOrder: o.allowOutOfOrder },
+      progress(o.json),
+    );
     print(o.json, result, render.renderMigrate(result));
   });
 
@@ -116,8 +124,8 @@ function buildProgram(io: Io): Command {
       .argument('[target]', '-N | <revision> | base', '-1'),
   ).action(async (target: string, _opts: unknown, command: Command) => {
     const { options, where } = globals(command);
-    const o = options as GlobalOptions & { allowModified?: boolean };
-    const result = await runner.downgrade({ ...where, target, allowModified: o.allowModified }, progress(o.json));
+    const o = options as GlobalOptions & ProtectionFlags & { allowModified?: boolean };
+    const result = await runner.downgrade({ ...where, ...protection(o), target, allowModified: o.allowModified }, progress(o.json));
     print(o.json, result, render.renderMigrate(result));
   });
 
@@ -138,6 +146,34 @@ function buildProgram(io: Io): Command {
       const result = await runner.status(where);
       print(options.json, result, render.renderStatus(result));
       if (result.problems.length > 0) process.exitCode = 1;
+    });
+
+  program
+    .command('backups')
+    .description("list this database's backups (taken before each up and down), newest first")
+    .action(async (_opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const result = await runner.backups(where);
+      print(options.json, result, render.renderBackups(result));
+    });
+
+  program
+    .command('restore')
+    .description('put a backup back in place of the database (refuses while another connection writes; saves the current database first)')
+    .argument('<backup>', "a file name from 'backups', a path, or latest")
+    .action(async (from: string, _opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const result = await runner.restore({ ...where, from });
+      print(options.json, result, render.renderRestore(result));
+    });
+
+  program
+    .command('unlock')
+    .description("remove the runner's lock left by a process on another host that is gone (same-host locks of dead processes are taken over by themselves)")
+    .action(async (_opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const result = await runner.unlock(where);
+      print(options.json, result, result.removed ? `Removed the lock of ${result.removed}.` : 'Nobody held the lock.');
     });
 
   program
@@ -215,6 +251,18 @@ function buildProgram(io: Io): Command {
     });
 
   return program;
+}
+
+interface ProtectionFlags {
+  backup?: boolean;
+  keepBackups?: string;
+}
+
+/** `--no-backup` and `--keep-backups N` as the runner's options. */
+function protection(flags: ProtectionFlags): { backup: boolean; keepBackups: number } {
+  const keep = Number(flags.keepBackups ?? '10');
+  if (!Number.isInteger(keep) || keep < 1) throw new MigrateError('BAD_TARGET', `--keep-backups must be a whole number of at least 1, not '${flags.keepBackups}'`);
+  return { backup: flags.backup !== false, keepBackups: keep };
 }
 
 function failOnDownProblems(files: runner.WrittenDownFile[]): void {

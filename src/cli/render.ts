@@ -1,18 +1,34 @@
-import type { ExecutionEvent } from '../engine/executor.js';
-import type { StatusResult, CurrentResult, GenerateResult, HistoryResult, MigrateResult, ShowResult, StampResult, WrittenDownFile } from '../runner.js';
+import { isAbsolute, relative } from 'node:path';
+import type { BackupInfo } from '../engine/backup.js';
+import type { RestoreResult, RunnerEvent, StatusResult, CurrentResult, GenerateResult, HistoryResult, MigrateResult, ShowResult, StampResult, WrittenDownFile } from '../runner.js';
+
+/** A path relative to the working directory when it lies inside it. */
+export function shortPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') || isAbsolute(rel) ? path : rel;
+}
 
 export function formatMs(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
 /** Progress while applying: `Running upgrade base -> 0000_initial_migration ... 3.1 ms`, like Alembic. */
-export function renderEvent(event: ExecutionEvent, write: (text: string) => void, warn: (line: string) => void): void {
+export function renderEvent(event: RunnerEvent, write: (text: string) => void, warn: (line: string) => void): void {
   switch (event.type) {
+    case 'waiting':
+      warn(`Waiting for the migration lock held by ${event.holder} ...`);
+      break;
+    case 'backup':
+      write(`Backed up to ${shortPath(event.path)} (${formatMs(event.ms)})\n`);
+      break;
     case 'start':
       write(`Running ${event.direction === 'up' ? 'upgrade' : 'downgrade'} ${event.from} -> ${event.to} ... `);
       break;
     case 'finish':
       write(`${formatMs(event.ms)}\n`);
+      break;
+    case 'failed':
+      write(`FAILED after ${formatMs(event.ms)}, rolled back\n`);
       break;
     case 'warning':
       warn(`warning: reverting ${event.tag} ${event.message}`);
@@ -100,4 +116,13 @@ export function renderStatus(result: StatusResult): string {
   if (result.problems.length === 0) lines.push('Problems: none');
   else lines.push(`Problems: ${result.problems.length}`, ...result.problems.map((p) => `  [${p.kind}] ${p.message}`));
   return lines.join('\n');
+}
+
+export function renderBackups(result: { folder: string; backups: BackupInfo[] }): string {
+  if (result.backups.length === 0) return `No backups in ${shortPath(result.folder)}.`;
+  return [`Backups in ${shortPath(result.folder)}, newest first:`, ...result.backups.map((b) => `  ${b.file}  ${b.takenAt}  at ${b.revision}  ${(b.bytes / 1024).toFixed(0)} KiB`)].join('\n');
+}
+
+export function renderRestore(result: RestoreResult): string {
+  return `Restored ${result.restored.file}; the database is now at ${result.revision}. The database as it was before is saved as ${result.saved.file}.`;
 }

@@ -17,7 +17,11 @@ export type ErrorCode =
   | 'SCHEMA_MISMATCH'
   | 'DATABASE'
   | 'GENERATE_FAILED'
-  | 'EXISTS';
+  | 'EXISTS'
+  | 'LOCKED'
+  | 'BACKUP'
+  | 'SCHEMA_LOAD'
+  | 'DRIZZLE_KIT_MISSING';
 
 /** Codes that mean the command line itself was wrong (exit 2), not the work (exit 1). */
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['BAD_TARGET']);

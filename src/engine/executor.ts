@@ -1,6 +1,7 @@
 import type { Driver, Queryable } from '../db/driver.js';
 import { recordApplied, recordReverted } from './bookkeeping.js';
 import { MigrateError } from './errors.js';
+import { explainConstraintFailure } from './explain.js';
 import type { Migration, SqlFile } from './journal.js';
 import type { Direction, HistoryState, Plan } from './plan.js';
 import { BASE, revisionLabel } from './revisions.js';
@@ -8,6 +9,7 @@ import { BASE, revisionLabel } from './revisions.js';
 export type ExecutionEvent =
   | { type: 'start'; direction: Direction; tag: string; from: string; to: string }
   | { type: 'finish'; direction: Direction; tag: string; ms: number }
+  | { type: 'failed'; direction: Direction; tag: string; ms: number }
   | { type: 'warning'; tag: string; message: string };
 
 export interface StepResult {
@@ -51,18 +53,25 @@ export async function executePlan(
       }
       onEvent({ type: 'start', direction: plan.direction, tag: migration.tag, from, to });
       const started = performance.now();
-      await db.transaction(async (tx) => {
-        if (plan.direction === 'up') {
-          await runFile(tx, migration.up);
-          await assertForeignKeys(tx, migration.up);
-          await recordApplied(tx, { hash: migration.hash, createdAt: migration.when });
-        } else {
-          await runFile(tx, downFileOf(migration));
-          await assertForeignKeys(tx, downFileOf(migration));
-          const row = state.entries[migration.position]?.applied;
-          if (row) await recordReverted(tx, row);
-        }
-      });
+      try {
+        await runExplained(db, () =>
+          db.transaction(async (tx) => {
+            if (plan.direction === 'up') {
+              await runFile(tx, migration.up);
+              await assertForeignKeys(tx, migration.up);
+              await recordApplied(tx, { hash: migration.hash, createdAt: migration.when });
+            } else {
+              await runFile(tx, downFileOf(migration));
+              await assertForeignKeys(tx, downFileOf(migration));
+              const row = state.entries[migration.position]?.applied;
+              if (row) await recordReverted(tx, row);
+            }
+          }),
+        );
+      } catch (error) {
+        onEvent({ type: 'failed', direction: plan.direction, tag: migration.tag, ms: performance.now() - started });
+        throw error;
+      }
       const ms = performance.now() - started;
       onEvent({ type: 'finish', direction: plan.direction, tag: migration.tag, ms });
       results.push({ direction: plan.direction, tag: migration.tag, from, to, ms });
@@ -71,6 +80,18 @@ export async function executePlan(
     await db.exec(`PRAGMA foreign_keys = ${foreignKeysWere ? 'ON' : 'OFF'}`);
   }
   return results;
+}
+
+/** A failed migration's error, with the rows that broke a constraint named (looked up after the rollback). */
+async function runExplained(db: Driver, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    if (!(error instanceof MigrateError) || error.code !== 'MIGRATION_FAILED') throw error;
+    const explanation = await explainConstraintFailure(db, (error.cause as Error | undefined)?.message ?? '').catch(() => null);
+    if (!explanation) throw error;
+    throw new MigrateError('MIGRATION_FAILED', `${error.message}; ${explanation}`, { cause: error.cause });
+  }
 }
 
 function downFileOf(migration: Migration): SqlFile {

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/driver.js';
-import { MIGRATIONS_TABLE } from '../../config.js';
+import { LOCK_TABLE, MIGRATIONS_TABLE } from '../../config.js';
 
 /**
  * A database's schema as normalized rows from SQLite's pragmas, so that two schemas compare
@@ -40,7 +40,7 @@ export interface IndexShape {
 }
 
 /** Tables that belong to migration tools, not to the app's schema. */
-export const BOOKKEEPING_TABLES: ReadonlySet<string> = new Set([MIGRATIONS_TABLE, 'alembic_version']);
+export const BOOKKEEPING_TABLES: ReadonlySet<string> = new Set([MIGRATIONS_TABLE, LOCK_TABLE, 'alembic_version']);
 
 /** Collapses whitespace, drops identifier quotes and lower-cases, so formatting differences do not count. */
 export function normalizeSql(sql: string): string {

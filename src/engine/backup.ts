@@ -1,0 +1,136 @@
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Driver } from '../db/driver.js';
+import { BetterSqliteDriver } from '../db/better-sqlite3.js';
+import { MigrateError } from './errors.js';
+import { clearLockRow } from './lock.js';
+
+/** How many backups of a database are kept when nothing else is said. */
+export const DEFAULT_KEEP_BACKUPS = 10;
+
+export interface BackupInfo {
+  file: string;
+  path: string;
+  /** When it was taken (UTC, from its name). */
+  takenAt: string;
+  /** The revision the database was at when it was taken. */
+  revision: string;
+  bytes: number;
+}
+
+/** Backups live in a `backups` folder next to the database. */
+export function backupsFolder(databasePath: string): string {
+  return join(dirname(resolve(databasePath)), 'backups');
+}
+
+function stem(databasePath: string): string {
+  const name = basename(databasePath);
+  return extname(name) ? name.slice(0, -extname(name).length) : name;
+}
+
+/** `bot.20261125T120000123Z.0003_add_phone.db`: sorts by time, says the revision. */
+function backupName(databasePath: string, takenAt: Date, revision: string): string {
+  const stamp = takenAt.toISOString().replace(/[-:.]/g, '');
+  return `${stem(databasePath)}.${stamp}.${revision}.db`;
+}
+
+const STAMP = /^(\d{8}T\d{9}Z)$/;
+
+function parseBackupName(databasePath: string, file: string): { takenAt: string; revision: string } | null {
+  const prefix = `${stem(databasePath)}.`;
+  if (!file.startsWith(prefix) || !file.endsWith('.db')) return null;
+  const rest = file.slice(prefix.length, -'.db'.length);
+  const dot = rest.indexOf('.');
+  if (dot === -1 || !STAMP.test(rest.slice(0, dot))) return null;
+  const s = rest.slice(0, dot);
+  const takenAt = `${s.slice(0, 4)}-${s.slice(4, 6)}-${s.slice(6, 8)}T${s.slice(9, 11)}:${s.slice(11, 13)}:${s.slice(13, 15)}.${s.slice(15, 18)}Z`;
+  return { takenAt, revision: rest.slice(dot + 1) };
+}
+
+/** This database's backups, newest first. */
+export function listBackups(databasePath: string): BackupInfo[] {
+  const folder = backupsFolder(databasePath);
+  if (!existsSync(folder)) return [];
+  return readdirSync(folder)
+    .map((file) => ({ file, parsed: parseBackupName(databasePath, file) }))
+    .filter((entry): entry is { file: string; parsed: { takenAt: string; revision: string } } => entry.parsed !== null)
+    .map(({ file, parsed }) => ({ file, path: join(folder, file), ...parsed, bytes: statSync(join(folder, file)).size }))
+    .sort((a, b) => b.file.localeCompare(a.file));
+}
+
+/**
+ * Writes a consistent copy of a live database with `VACUUM INTO` (never a file copy), under a temporary
+ * name renamed into place once complete, so a run killed half way never leaves a partial backup that
+ * looks whole. Keeps the newest `keep` backups of this database.
+ */
+export async function writeBackup(db: Driver, databasePath: string, revision: string, keep = DEFAULT_KEEP_BACKUPS): Promise<BackupInfo> {
+  const folder = backupsFolder(databasePath);
+  mkdirSync(folder, { recursive: true });
+  const file = backupName(databasePath, new Date(), revision);
+  const path = join(folder, file);
+  const partial = `${path}.partial`;
+  rmSync(partial, { force: true });
+  try {
+    await db.exec(`VACUUM INTO '${partial.replace(/'/g, "''")}'`);
+    const copy = new BetterSqliteDriver(new Database(partial));
+    try {
+      await clearLockRow(copy);
+    } finally {
+      await copy.close();
+    }
+    renameSync(partial, path);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw new MigrateError('BACKUP', `could not back up ${databasePath} to ${path}: ${(error as Error).message}; nothing was changed (use --no-backup to go on without one)`, { cause: error });
+  }
+  for (const old of listBackups(databasePath).slice(Math.max(keep, 1))) rmSync(old.path, { force: true });
+  const info = listBackups(databasePath).find((b) => b.file === file);
+  return info ?? { file, path, ...parseBackupName(databasePath, file)!, bytes: statSync(path).size };
+}
+
+/** Finds a backup by file name, path, or `latest`. */
+export function findBackup(databasePath: string, name: string): BackupInfo {
+  const backups = listBackups(databasePath);
+  if (name === 'latest') {
+    const latest = backups[0];
+    if (!latest) throw new MigrateError('BACKUP', `no backups of ${databasePath} in ${backupsFolder(databasePath)}`);
+    return latest;
+  }
+  const byName = backups.find((b) => b.file === name || b.path === resolve(name));
+  if (byName) return byName;
+  const path = isAbsolute(name) ? name : resolve(name);
+  if (existsSync(path) && statSync(path).isFile()) {
+    return { file: basename(path), path, takenAt: statSync(path).mtime.toISOString(), revision: '?', bytes: statSync(path).size };
+  }
+  const known = backups.slice(0, 5).map((b) => b.file).join(', ');
+  throw new MigrateError('BACKUP', `no backup '${name}' (${known ? `newest: ${known}` : 'there are no backups'}; 'backups' lists them)`);
+}
+
+/** Checks that a file is a whole SQLite database before it replaces a live one. */
+export function assertSqliteFile(path: string): void {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const [result] = db.prepare('PRAGMA quick_check').all() as { quick_check: string }[];
+    if (result?.quick_check !== 'ok') throw new Error(result?.quick_check ?? 'quick_check gave nothing');
+  } catch (error) {
+    throw new MigrateError('BACKUP', `${path} is not a sound SQLite database: ${(error as Error).message}`, { cause: error });
+  } finally {
+    db?.close();
+  }
+}
+
+/**
+ * Copies a backup over the live database with SQLite's online backup API, which writes the
+ * destination under its own lock, so readers never see a half-restored file.
+ */
+export async function copyDatabase(sourcePath: string, destinationPath: string): Promise<void> {
+  const source = new Database(sourcePath, { readonly: true, fileMustExist: true });
+  try {
+    // One step for the whole file: the destination is locked once, for the whole copy.
+    await source.backup(destinationPath, { progress: () => 1 << 30 });
+  } finally {
+    source.close();
+  }
+}

@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LOCK_TABLE } from '../config.js';
+import type { Driver, Queryable } from '../db/driver.js';
+import { MigrateError } from './errors.js';
+
+const table = `"${LOCK_TABLE}"`;
+
+const CREATE_LOCK_TABLE = `CREATE TABLE IF NOT EXISTS ${table} (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  owner TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  host TEXT NOT NULL,
+  command TEXT NOT NULL,
+  acquired_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+)`;
+
+export interface LockHolder {
+  owner: string;
+  pid: number;
+  host: string;
+  command: string;
+  acquired_at: number;
+  expires_at: number;
+}
+
+export interface LockOptions {
+  /** What the holder is doing, shown to whoever waits. */
+  command: string;
+  /** How long to wait for another runner before giving up. */
+  timeoutMs: number;
+  /** After this long a lock from another host counts as abandoned (same host: the holder's pid is checked). */
+  staleAfterMs?: number;
+  /** Called once when the lock is found taken, before waiting. */
+  onWait?: (holder: LockHolder) => void;
+}
+
+export interface HeldLock {
+  release(): Promise<void>;
+}
+
+const DEFAULT_STALE_AFTER_MS = 60 * 60 * 1000;
+const POLL_MS = 100;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A lock left by a killed process must not block forever. */
+export function isStale(holder: LockHolder, now: number, host = hostname()): boolean {
+  if (holder.host === host) return !isAlive(holder.pid);
+  return now > holder.expires_at;
+}
+
+export function describeHolder(holder: LockHolder): string {
+  return `pid ${holder.pid} on ${holder.host} (${holder.command}, since ${new Date(holder.acquired_at).toISOString()})`;
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || /database is locked/i.test(String((error as Error).message));
+}
+
+/**
+ * Takes the runner's lock: a row in a table of its own, written in a `BEGIN IMMEDIATE` transaction so
+ * that only one process can take it. Waits (polling) up to `timeoutMs` while another live runner holds it.
+ */
+export async function acquireLock(db: Driver, options: LockOptions): Promise<HeldLock> {
+  const owner = randomUUID();
+  const started = Date.now();
+  const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+  let lastHolder: LockHolder | undefined;
+  let busyOnly = false;
+  for (;;) {
+    try {
+      const taken = await db.transaction(async (tx) => {
+        await tx.exec(CREATE_LOCK_TABLE);
+        const [holder] = await tx.all<LockHolder>(`SELECT owner, pid, host, command, acquired_at, expires_at FROM ${table} WHERE id = 1`);
+        const now = Date.now();
+        if (holder && !isStale(holder, now)) return holder;
+        await tx.run(`INSERT OR REPLACE INTO ${table} (id, owner, pid, host, command, acquired_at, expires_at) VALUES (1, ?, ?, ?, ?, ?, ?)`, [
+          owner,
+          process.pid,
+          hostname(),
+          options.command,
+          now,
+          now + staleAfterMs,
+        ]);
+        return null;
+      });
+      if (taken === null) return { release: () => db.transaction((tx) => releaseLock(tx, owner)) };
+      if (!lastHolder || lastHolder.owner !== taken.owner) options.onWait?.(taken);
+      lastHolder = taken;
+      busyOnly = false;
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+      busyOnly = lastHolder === undefined;
+    }
+    const waited = Date.now() - started;
+    if (waited >= options.timeoutMs) {
+      const seconds = (waited / 1000).toFixed(1);
+      if (lastHolder && !busyOnly) {
+        throw new MigrateError(
+          'LOCKED',
+          `another migration runner holds the lock: ${describeHolder(lastHolder)}; gave up after ${seconds} s (wait longer with --lock-timeout, or if that process is gone from another host, run 'unlock')`,
+        );
+      }
+      throw new MigrateError('LOCKED', `the database is locked by another connection writing to it; gave up after ${seconds} s (try again when it is done, or raise --lock-timeout)`);
+    }
+    await sleep(POLL_MS + Math.floor(Math.random() * POLL_MS));
+  }
+}
+
+/** Deletes our row, and the table with it when nobody else holds it, so a finished run leaves no trace. */
+async function releaseLock(db: Queryable, owner: string): Promise<void> {
+  await db.run(`DELETE FROM ${table} WHERE id = 1 AND owner = ?`, [owner]);
+  const [{ n } = { n: 0 }] = await db.all<{ n: number }>(`SELECT count(*) AS n FROM ${table}`);
+  if (n === 0) await db.exec(`DROP TABLE ${table}`);
+}
+
+/** Removes the lock whoever holds it: for a lock left by a process on another host that is known to be gone. */
+export async function forceUnlock(db: Queryable): Promise<LockHolder | null> {
+  const exists = await db.all(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`, [LOCK_TABLE]);
+  if (exists.length === 0) return null;
+  const [holder] = await db.all<LockHolder>(`SELECT owner, pid, host, command, acquired_at, expires_at FROM ${table} WHERE id = 1`);
+  await db.run(`DELETE FROM ${table} WHERE id = 1`);
+  return holder ?? null;
+}
+
+/** Removes the lock from a copy of the database (a backup must not carry the lock of the run that made it). */
+export async function clearLockRow(db: Queryable): Promise<void> {
+  await db.exec(`DROP TABLE IF EXISTS ${table}`);
+}
