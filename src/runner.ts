@@ -58,8 +58,9 @@ function describeDatabaseError(error: unknown, url: string): string {
   return `database error on ${redactUrl(url)}: ${message}`;
 }
 
-async function loadState(ctx: Context, db: Driver): Promise<HistoryState> {
-  return computeState(loadMigrations(ctx.folder), await readAppliedRows(db));
+/** Migrations are loaded before the database is opened, so a broken folder changes nothing (not even creates the file). */
+async function loadState(migrations: Migration[], db: Driver): Promise<HistoryState> {
+  return computeState(migrations, await readAppliedRows(db));
 }
 
 export interface MigrateResult {
@@ -119,10 +120,11 @@ type MigrateOptions = RunnerOptions & SafetyOptions & ProtectionOptions & { targ
 async function migrate(direction: 'up' | 'down', options: MigrateOptions, onEvent: (event: RunnerEvent) => void): Promise<MigrateResult> {
   const ctx = context(options);
   const target = direction === 'up' ? parseUpTarget(options.target) : parseDownTarget(options.target);
+  const migrations = loadMigrations(ctx.folder);
   return withDatabase(ctx, false, (db) =>
     withLock(db, `${direction} ${options.target ?? ''}`.trim(), options, onEvent, async () => {
       // Planned under the lock: a runner that waited finds what the one before it applied.
-      const state = await loadState(ctx, db);
+      const state = await loadState(migrations, db);
       const plan = direction === 'up' ? planUp(state, target, options) : planDown(state, target, options);
       const label = (position: number) => revisionLabel(position, state.migrations);
       const backup = plan.steps.length > 0 ? await backupBeforeChange(ctx, db, label(state.current), options, onEvent) : null;
@@ -179,8 +181,9 @@ export interface CurrentResult {
 /** `current`: the last applied revision, or base. */
 export async function current(options: RunnerOptions): Promise<CurrentResult> {
   const ctx = context(options);
+  const migrations = loadMigrations(ctx.folder);
   return withDatabase(ctx, true, async (db) => {
-    const state = await loadState(ctx, db);
+    const state = await loadState(migrations, db);
     return {
       revision: revisionLabel(state.current, state.migrations),
       migration: state.current === BASE ? null : summarize(state, state.current),
@@ -199,8 +202,9 @@ export interface HistoryResult {
 /** `history`: every migration in order with its state. */
 export async function history(options: RunnerOptions): Promise<HistoryResult> {
   const ctx = context(options);
+  const migrations = loadMigrations(ctx.folder);
   return withDatabase(ctx, true, async (db) => {
-    const state = await loadState(ctx, db);
+    const state = await loadState(migrations, db);
     return {
       current: revisionLabel(state.current, state.migrations),
       migrations: state.migrations.map((m) => summarize(state, m.position)),
@@ -220,8 +224,9 @@ export interface ShowResult extends RevisionSummary {
 /** `show <rev>`: one migration with its up and down SQL. */
 export async function show(options: RunnerOptions & { revision: string }): Promise<ShowResult> {
   const ctx = context(options);
+  const migrations = loadMigrations(ctx.folder);
   return withDatabase(ctx, true, async (db) => {
-    const state = await loadState(ctx, db);
+    const state = await loadState(migrations, db);
     const position = resolveRevision(options.revision, state.migrations);
     if (position === BASE) throw new MigrateError('INVALID_TARGET', `'base' is the empty database, not a migration: name a revision to show`);
     const m = state.migrations[position]!;
@@ -251,8 +256,9 @@ export interface StatusResult {
  */
 export async function status(options: RunnerOptions): Promise<StatusResult> {
   const ctx = context(options);
+  const migrations = loadMigrations(ctx.folder);
   return withDatabase(ctx, true, async (db) => {
-    const state = await loadState(ctx, db);
+    const state = await loadState(migrations, db);
     const problems: StatusResult['problems'] = [];
     for (const entry of state.entries) {
       if (entry.modified) problems.push({ kind: 'modified', message: `${entry.migration.up.path} was edited after it was applied (hash ${entry.applied!.hash.slice(0, 12)} recorded, ${entry.migration.hash.slice(0, 12)} now)` });
@@ -299,8 +305,9 @@ export interface StampResult {
  */
 export async function stamp(options: RunnerOptions & ProtectionOptions & { revision: string; force?: boolean }): Promise<StampResult> {
   const ctx = context(options);
+  const migrations = loadMigrations(ctx.folder);
   return withDatabase(ctx, false, (db) => withLock(db, `stamp ${options.revision}`, options, () => {}, async () => {
-    const state = await loadState(ctx, db);
+    const state = await loadState(migrations, db);
     const position = resolveRevision(options.revision, state.migrations);
     const expected = await schemaAt(state.migrations, position);
     const differences = compareSchemas(expected, await introspect(db), {
@@ -448,7 +455,9 @@ export async function restore(options: RunnerOptions & ProtectionOptions & { fro
   assertSqliteFile(chosen.path);
   return withDatabase(ctx, false, (db) =>
     withLock(db, `restore ${chosen.file}`, options, () => {}, async () => {
-      const state = await loadState(ctx, db).catch(() => null);
+      const state = await Promise.resolve()
+        .then(() => loadState(loadMigrations(ctx.folder), db))
+        .catch(() => null); // a restore must work even when the migrations folder does not
       // BEGIN EXCLUSIVE waits the busy timeout for other writers, then fails: refuse rather than race them.
       try {
         await db.exec('BEGIN EXCLUSIVE');
