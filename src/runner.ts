@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import Database from 'better-sqlite3';
 import { dirname, join } from 'node:path';
 import { LOCK_TABLE, MIGRATIONS_FOLDER, MIGRATIONS_TABLE, databaseUrlFromEnv } from './config.js';
 import type { Driver } from './db/driver.js';
@@ -36,15 +37,34 @@ function context(options: RunnerOptions): Context {
 }
 
 async function withDatabase<T>(ctx: Context, readOnly: boolean, fn: (db: Driver) => Promise<T>): Promise<T> {
+  const location = parseDatabaseUrl(ctx.url);
+  // A write command that fails on a database that did not exist must not leave a new empty file behind.
+  const created = !readOnly && location.kind === 'file' && !existsSync(location.path) ? location.path : null;
   const db = openDatabase(ctx.url, { readOnly });
+  let failed = false;
   try {
     return await fn(db);
   } catch (error) {
+    failed = true;
     if (error instanceof MigrateError) throw error;
     throw new MigrateError('DATABASE', describeDatabaseError(error, ctx.url), { cause: error });
   } finally {
     await db.close();
+    if (failed && created) removeIfEmpty(created);
   }
+}
+
+/** Deletes a database file this command created, if it holds nothing (a run that applied something keeps it). */
+function removeIfEmpty(path: string): void {
+  let objects = 1;
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    objects = (db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n;
+    db.close();
+  } catch {
+    return; // cannot tell: leave it
+  }
+  if (objects === 0) for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${path}${suffix}`, { force: true });
 }
 
 /** SQLite's errors in terms of what to do about them. */
