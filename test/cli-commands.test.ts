@@ -109,7 +109,7 @@ describe('CLI commands on the default database (data/bot.db) with the real initi
   let upText: string;
 
   before(() => {
-    project = makeProject();
+    project = makeProject({ fixture: 'initial' });
     when = readJournal(project).entries[0]!.when;
     upText = readFileSync(project.path('drizzle', `${INITIAL}.sql`)).toString();
     assert.equal(existsSync(project.path('data')), false, 'the copy starts without a data folder');
@@ -250,7 +250,7 @@ describe('CLI commands on a chain of four migrations', () => {
     }));
 
   before(() => {
-    project = makeProject();
+    project = makeProject({ fixture: 'initial' });
     const table = (name: string) => `CREATE TABLE \`${name}\` (\n\t\`id\` integer PRIMARY KEY NOT NULL,\n\t\`label\` text\n);`;
     const index = (name: string) => `CREATE INDEX \`${name}_label_idx\` ON \`${name}\` (\`label\`);`;
     const drop = (name: string) => `-- data-loss: drops table ${name}\nDROP TABLE \`${name}\`;`;
@@ -396,7 +396,7 @@ describe('CLI usage', () => {
   let project: TempProject;
 
   before(() => {
-    project = makeProject();
+    project = makeProject({ fixture: 'initial' });
   });
   after(() => project.cleanup());
 

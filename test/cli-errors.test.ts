@@ -76,7 +76,7 @@ describe('a migration that fails part-way through an up run', () => {
   let afterFirstFailure: ReturnType<typeof snapshot>;
 
   before(() => {
-    project = makeProject();
+    project = makeProject({ fixture: 'initial' });
     addMigration(project, '0001_add_a', [createTable('a')], [dropTable('a')]);
     // Statement 1 succeeds, statement 2 reads a table that does not exist.
     addMigration(project, '0002_broken', [createTable('d'), 'INSERT INTO `d` (`id`) SELECT `id` FROM `missing_table`;'], [dropTable('d')]);
@@ -149,7 +149,7 @@ describe('down, history and folder problems on a migrated database', () => {
   let migrated: ReturnType<typeof snapshot>;
 
   before(async () => {
-    project = makeProject();
+    project = makeProject({ fixture: 'initial' });
     addMigration(project, '0001_add_a', [createTable('a')], [dropTable('a')]);
     addMigration(project, '0002_add_b', [createTable('b')], [`-- data-loss: drops table b\n${dropTable('b')}`]);
     whens = readJournal(project).entries.map((e) => e.when);

@@ -72,7 +72,7 @@ describe('database URL forms', () => {
   };
 
   before(() => {
-    project = makeProject();
+    project = makeProject({ fixture: 'initial' });
     const journal = JSON.parse(readFileSync(project.path('drizzle', 'meta', '_journal.json'), 'utf8')) as { entries: { when: number }[] };
     const upText = readFileSync(project.path('drizzle', `${INITIAL}.sql`)).toString();
     expectedRow = { hash: createHash('sha256').update(upText).digest('hex'), created_at: journal.entries[0]!.when };
@@ -186,7 +186,7 @@ describe('stamp', () => {
   };
 
   before(() => {
-    project = makeProject();
+    project = makeProject({ fixture: 'initial' });
     upText = readFileSync(project.path('drizzle', `${INITIAL}.sql`)).toString();
     const journal = JSON.parse(readFileSync(project.path('drizzle', 'meta', '_journal.json'), 'utf8')) as { entries: { when: number }[] };
     expectedRow = { hash: createHash('sha256').update(upText).digest('hex'), created_at: journal.entries[0]!.when };

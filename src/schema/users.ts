@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /**
  * The app's accounts: email + password login, email verification and password reset.
@@ -20,7 +20,10 @@ export const users = sqliteTable('users', {
     .notNull()
     .default(sql`(unixepoch())`)
     .$onUpdate(() => new Date()),
-});
+}, (table) => [
+  // A reset looks the user up by the token's hash; unique, and NULLs (no reset pending) do not collide.
+  uniqueIndex('users_password_reset_token_unique').on(table.passwordResetToken),
+]);
 
 export type User = typeof users.$inferSelect;
 export type NewUser = typeof users.$inferInsert;

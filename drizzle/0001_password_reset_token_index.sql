@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX `users_password_reset_token_unique` ON `users` (`password_reset_token`);
