@@ -43,10 +43,13 @@ export async function executePlan(
   await db.exec('PRAGMA foreign_keys = OFF');
   try {
     for (const migration of plan.steps) {
-      const from = label(currentPosition());
+      // Alembic's "Running upgrade X -> Y": up names the migration it applies (even one out of order),
+      // down the migration it reverts and where that leaves the database.
+      const before = label(currentPosition());
       if (plan.direction === 'up') applied.add(migration.position);
       else applied.delete(migration.position);
-      const to = label(currentPosition());
+      const from = plan.direction === 'up' ? before : migration.tag;
+      const to = plan.direction === 'up' ? migration.tag : label(currentPosition());
 
       if (plan.direction === 'down') {
         for (const note of migration.down?.dataLoss ?? []) onEvent({ type: 'warning', tag: migration.tag, message: note });
