@@ -5,27 +5,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import type { JournalEntry } from '../src/engine/journal.js';
+import type { RevisionSummary } from '../src/runner.js';
 import { appliedRows, makeProject, tableNames, type RunResult, type TempProject } from './helpers/project.js';
 
-interface JournalEntry {
-  idx: number;
-  version: string;
-  when: number;
-  tag: string;
-  breakpoints: boolean;
-}
 
-interface Summary {
-  idx: number;
-  tag: string;
-  createdAt: string;
-  hash: string;
-  applied: boolean;
-  current: boolean;
-  head: boolean;
-  modified: boolean;
-  hasDown: boolean;
-}
+type Summary = RevisionSummary;
 
 interface StepJson {
   direction: string;

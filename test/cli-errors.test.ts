@@ -5,15 +5,9 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import type { JournalEntry } from '../src/engine/journal.js';
 import { appliedRows, makeProject, schemaDump, tableNames, type RunResult, type TempProject } from './helpers/project.js';
 
-interface JournalEntry {
-  idx: number;
-  version: string;
-  when: number;
-  tag: string;
-  breakpoints: boolean;
-}
 
 const BREAKPOINT = '\n--> statement-breakpoint\n';
 
