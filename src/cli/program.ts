@@ -3,6 +3,7 @@ import { MigrateError } from '../engine/errors.js';
 import type { RunnerEvent } from '../runner.js';
 import * as runner from '../runner.js';
 import * as render from './render.js';
+import { printOfflineSql, registerSchemaCommands } from './schema-commands.js';
 
 /** Where the CLI writes; a parameter so that the CLI can be driven without a terminal. */
 export interface Io {
@@ -86,7 +87,6 @@ function buildProgram(io: Io): Command {
     .option('--dir <folder>', 'migrations folder', './drizzle')
     .option('--json', 'machine-readable output')
     .option('--lock-timeout <seconds>', 'how long up, down, stamp and restore wait for another runner (default 60)')
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
 
@@ -98,7 +98,8 @@ function buildProgram(io: Io): Command {
       .option('--no-backup', 'do not back up the database file first')
       .option('--keep-backups <n>', 'how many backups of the database to keep', '10')
       .option('--allow-modified', 'run even though an applied migration file was edited since it was applied')
-      .option('--allow-out-of-order', 'apply pending migrations that sort before the current revision');
+      .option('--allow-out-of-order', 'apply pending migrations that sort before the current revision')
+      .option('--sql', 'print the SQL it would run (transactions, pragmas, bookkeeping rows) instead of running it; changes nothing');
 
   safetyOptions(
     program
@@ -107,6 +108,7 @@ function buildProgram(io: Io): Command {
       .description('apply migrations up to and including the target: head (default), a revision, or +N')
       .argument('[target]', 'head | <revision> | +N', 'head'),
   ).action(async (target: string, _opts: unknown, command: Command) => {
+    if (await printOfflineSql(kit, 'up', target, command)) return;
     const { options, where } = globals(command);
     const o = options as GlobalOptions & ProtectionFlags & { allowModified?: boolean; allowOutOfOrder?: boolean };
     const result = await runner.upgrade(
@@ -123,6 +125,7 @@ function buildProgram(io: Io): Command {
       .description('revert migrations: -N (default -1), back to a revision (which stays applied), or base')
       .argument('[target]', '-N | <revision> | base', '-1'),
   ).action(async (target: string, _opts: unknown, command: Command) => {
+    if (await printOfflineSql(kit, 'down', target, command)) return;
     const { options, where } = globals(command);
     const o = options as GlobalOptions & ProtectionFlags & { allowModified?: boolean };
     const result = await runner.downgrade({ ...where, ...protection(o), target, allowModified: o.allowModified }, progress(o.json));
@@ -250,6 +253,7 @@ function buildProgram(io: Io): Command {
       if (o.json) print(o.json, { files }, '');
     });
 
+  registerSchemaCommands(program, kit);
   return program;
 }
 

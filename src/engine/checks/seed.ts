@@ -1,0 +1,148 @@
+import type { Queryable } from '../../db/driver.js';
+import type { NormalizedSchema } from '../diff/introspect.js';
+import { quoteIdentifier as q } from '../lint/statements.js';
+
+/** Hands out numbers no generated value has used yet, so every generated value is unique. */
+export class Counter {
+  private value = 0;
+  next(): number {
+    return ++this.value;
+  }
+}
+
+interface ColumnInfo {
+  name: string;
+  type: string;
+  notNull: boolean;
+  pk: number;
+  hidden: number;
+}
+
+interface ForeignKey {
+  parent: string;
+  from: string[];
+  /** Referenced columns (the parent's primary key when the constraint names none). */
+  to: string[];
+}
+
+/**
+ * Inserts `count` generated rows into every table, parents before children, with values that fit: each value
+ * of the column's type affinity, unique across the whole run (so UNIQUE and PRIMARY KEY hold), never NULL,
+ * and foreign keys pointing at existing parent rows (a self-reference points at its own row). Runs with
+ * foreign keys off, then drops the rows `PRAGMA foreign_key_check` still finds (a cycle of NOT NULL keys).
+ * Returns warnings for the tables it could not fill (e.g. a CHECK constraint the values do not meet).
+ */
+export async function seedRows(db: Queryable, schema: NormalizedSchema, count: number, counter: Counter): Promise<string[]> {
+  const warnings: string[] = [];
+  const tables = Object.keys(schema.tables);
+  const info = new Map<string, { columns: ColumnInfo[]; foreignKeys: ForeignKey[] }>();
+  for (const table of tables) info.set(table, { columns: await columnsOf(db, table), foreignKeys: [] });
+  for (const table of tables) info.get(table)!.foreignKeys = await foreignKeysOf(db, table, info);
+
+  const [{ foreign_keys: enforced } = { foreign_keys: 0 }] = await db.all<{ foreign_keys: number }>('PRAGMA foreign_keys');
+  await db.exec('PRAGMA foreign_keys = OFF');
+  try {
+    for (const table of parentsFirst(tables, info)) {
+      const { columns, foreignKeys } = info.get(table)!;
+      const insertable = columns.filter((c) => c.hidden === 0);
+      const parentRows = new Map<ForeignKey, Record<string, unknown>[]>();
+      for (const fk of foreignKeys) if (fk.parent !== table) parentRows.set(fk, await unreferencedParents(db, table, fk));
+      for (let i = 0; i < count; i++) {
+        const row: Record<string, unknown> = {};
+        for (const column of insertable) row[column.name] = valueFor(column.type, counter.next());
+        let fits = true;
+        for (const fk of foreignKeys) {
+          const candidates = fk.parent === table ? [row] : parentRows.get(fk)!;
+          const parent = candidates.length > 0 ? candidates[i % candidates.length]! : null;
+          fk.from.forEach((column, k) => (row[column] = parent ? parent[fk.to[k]!] ?? null : null));
+          if (!parent && fk.from.some((c) => insertable.find((x) => x.name === c)?.notNull)) fits = false;
+        }
+        if (!fits) {
+          warnings.push(`no rows generated for ${table}: its NOT NULL foreign key has no parent row to point at`);
+          break;
+        }
+        const names = insertable.map((c) => c.name);
+        try {
+          await db.run(`INSERT INTO ${q(table)} (${names.map(q).join(', ')}) VALUES (${names.map(() => '?').join(', ')})`, names.map((n) => row[n]));
+        } catch (error) {
+          warnings.push(`no rows generated for ${table}: ${(error as Error).message}`);
+          break;
+        }
+      }
+    }
+    const violations = await db.all<{ table: string; rowid: number | null }>('PRAGMA foreign_key_check');
+    for (const v of violations) {
+      if (v.rowid !== null) await db.run(`DELETE FROM ${q(v.table)} WHERE rowid = ?`, [v.rowid]);
+    }
+    if (violations.length > 0) warnings.push(`${violations.length} generated row(s) removed again: their foreign keys found no parent`);
+  } finally {
+    await db.exec(`PRAGMA foreign_keys = ${enforced ? 'ON' : 'OFF'}`);
+  }
+  return warnings;
+}
+
+async function columnsOf(db: Queryable, table: string): Promise<ColumnInfo[]> {
+  const rows = await db.all<{ name: string; type: string; notnull: number; pk: number; hidden: number }>(
+    'SELECT name, type, "notnull", pk, hidden FROM pragma_table_xinfo(?)',
+    [table],
+  );
+  return rows.map((r) => ({ name: r.name, type: r.type, notNull: r.notnull === 1, pk: r.pk, hidden: r.hidden }));
+}
+
+async function foreignKeysOf(db: Queryable, table: string, info: Map<string, { columns: ColumnInfo[] }>): Promise<ForeignKey[]> {
+  const rows = await db.all<{ id: number; table: string; from: string; to: string | null }>(
+    'SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq',
+    [table],
+  );
+  const byId = new Map<number, typeof rows>();
+  for (const row of rows) byId.set(row.id, [...(byId.get(row.id) ?? []), row]);
+  const keys: ForeignKey[] = [];
+  for (const group of byId.values()) {
+    const parent = group[0]!.table;
+    const parentColumns = info.get(parent)?.columns;
+    if (!parentColumns) continue; // a parent that does not exist: nothing to point at, SQLite reports it itself
+    const primaryKey = parentColumns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+    const to = group.map((r, k) => r.to ?? primaryKey[k] ?? 'rowid');
+    keys.push({ parent, from: group.map((r) => r.from), to });
+  }
+  return keys;
+}
+
+/** Parents before children (self-references and cycles do not order anything; cycles keep name order). */
+function parentsFirst(tables: string[], info: Map<string, { foreignKeys: ForeignKey[] }>): string[] {
+  const ordered: string[] = [];
+  const remaining = new Set(tables);
+  while (remaining.size > 0) {
+    const ready = [...remaining].filter((t) => info.get(t)!.foreignKeys.every((fk) => fk.parent === t || !remaining.has(fk.parent)));
+    const next = ready.length > 0 ? ready : [[...remaining].sort()[0]!];
+    for (const t of next) {
+      ordered.push(t);
+      remaining.delete(t);
+    }
+  }
+  return ordered;
+}
+
+/** Parent rows no row of the child points at yet first (so a UNIQUE foreign key gets distinct parents), then the others. */
+async function unreferencedParents(db: Queryable, child: string, fk: ForeignKey): Promise<Record<string, unknown>[]> {
+  const select = fk.to.map((c) => `p.${q(c)} AS ${q(c)}`).join(', ');
+  const join = fk.from.map((c, k) => `c.${q(c)} = p.${q(fk.to[k]!)}`).join(' AND ');
+  try {
+    const fresh = await db.all<Record<string, unknown>>(`SELECT ${select} FROM ${q(fk.parent)} AS p WHERE NOT EXISTS (SELECT 1 FROM ${q(child)} AS c WHERE ${join})`);
+    if (fresh.length > 0) return fresh;
+    return await db.all<Record<string, unknown>>(`SELECT ${select} FROM ${q(fk.parent)} AS p`);
+  } catch {
+    return [];
+  }
+}
+
+/** A value of the column's type affinity (SQLite's rules), distinct for each `n`. */
+export function valueFor(declaredType: string, n: number): unknown {
+  const type = declaredType.toUpperCase();
+  if (type.includes('INT')) return n;
+  if (type.includes('CHAR') || type.includes('CLOB') || type.includes('TEXT')) return `value ${n}`;
+  if (type.includes('BLOB')) return Buffer.from(`value ${n}`);
+  if (type === '' || type === 'ANY') return `value ${n}`;
+  if (type.includes('REAL') || type.includes('FLOA') || type.includes('DOUB')) return n + 0.5;
+  return n; // NUMERIC affinity: numbers
+}

@@ -1,0 +1,162 @@
+import type { Driver, Queryable } from '../../db/driver.js';
+import { compareSchemas } from '../diff/compare.js';
+import { introspect, type NormalizedSchema } from '../diff/introspect.js';
+import { withScratchDatabase } from '../diff/scratch.js';
+import { MigrateError } from '../errors.js';
+import { runFile } from '../executor.js';
+import type { Migration, SqlFile } from '../journal.js';
+import { quoteIdentifier as q } from '../lint/statements.js';
+import { Counter, seedRows } from './seed.js';
+
+/** Where a migration failed the stairway: its up, its down, the schema or rows after the down, or the second up. */
+export type StairwayStage = 'up' | 'down' | 'schema' | 'data' | 'up-again';
+
+export interface StairwayFailure {
+  tag: string;
+  file: string;
+  stage: StairwayStage;
+  differences: string[];
+}
+
+export interface StairwayResult {
+  /** Tags that passed, in order. */
+  passed: string[];
+  failure: StairwayFailure | null;
+  /** Rows that could not be generated, and other things that weaken the test without failing it. */
+  warnings: string[];
+}
+
+/** Rows generated into every table before each migration. */
+export const ROWS_PER_TABLE = 3;
+
+/**
+ * The stairway test (pytest-alembic's test_up_down_consistency, with data): on an empty in-memory database,
+ * for each migration in order: generate rows into every table, record schema and rows, up, down, and check that
+ * the schema is what it was and every row is still there in the columns both sides have (except the tables
+ * and columns the down file's `-- data-loss:` notes name), then up again (the schema must be what the first up
+ * gave). Every file runs as the executor runs it: foreign keys off outside the transaction, `PRAGMA
+ * foreign_key_check` before commit. Stops at the first failure.
+ */
+export async function runStairway(migrations: readonly Migration[], rowsPerTable = ROWS_PER_TABLE): Promise<StairwayResult> {
+  return withScratchDatabase(async (db) => {
+    await db.exec('PRAGMA foreign_keys = ON');
+    const counter = new Counter();
+    const passed: string[] = [];
+    const warnings: string[] = [];
+    const fail = (migration: Migration, stage: StairwayStage, differences: string[], file: SqlFile | null = null): StairwayResult => ({
+      passed,
+      warnings,
+      failure: { tag: migration.tag, file: (file ?? migration.up).path, stage, differences },
+    });
+
+    for (const migration of migrations) {
+      const before = await introspect(db);
+      for (const warning of await seedRows(db, before, rowsPerTable, counter)) warnings.push(`before ${migration.tag}: ${warning}`);
+      const data = await readRows(db, before);
+
+      const up = await attempt(() => runInTransaction(db, migration.up));
+      if (up) return fail(migration, 'up', [up]);
+      const afterUp = await introspect(db);
+
+      const down = migration.down;
+      if (!down) return fail(migration, 'down', [`${migration.downPath} is missing: write it with 'write-down ${migration.tag}', or by hand`]);
+      if (down.statements.length === 0 && migration.up.statements.length > 0) {
+        return fail(migration, 'down', [`${migration.downPath} holds no SQL: write the SQL that reverses ${migration.up.path}`], down);
+      }
+      const reverted = await attempt(() => runInTransaction(db, down));
+      if (reverted) return fail(migration, 'down', [reverted], down);
+
+      const schemaDifferences = compareSchemas(before, await introspect(db), { expected: 'the schema before the up', actual: 'the schema after the down' });
+      if (schemaDifferences.length > 0) return fail(migration, 'schema', schemaDifferences, down);
+
+      const lost = parseDataLoss(down.dataLoss);
+      const dataDifferences = compareRows(data, await readRows(db, before), lost, migration.downPath);
+      if (dataDifferences.length > 0) return fail(migration, 'data', dataDifferences, down);
+
+      const again = await attempt(() => runInTransaction(db, migration.up));
+      if (again) return fail(migration, 'up-again', [again]);
+      const secondUp = compareSchemas(afterUp, await introspect(db), { expected: 'the schema after the first up', actual: 'the schema after the second up' });
+      if (secondUp.length > 0) return fail(migration, 'up-again', secondUp);
+      passed.push(migration.tag);
+    }
+    return { passed, warnings, failure: null };
+  });
+}
+
+/** The executor's procedure for one file: enforcement off outside the transaction, foreign_key_check before commit. */
+async function runInTransaction(db: Driver, file: SqlFile): Promise<void> {
+  await db.exec('PRAGMA foreign_keys = OFF');
+  try {
+    await db.transaction(async (tx) => {
+      await runFile(tx, file);
+      const violations = await tx.all<{ table: string; parent: string }>('PRAGMA foreign_key_check');
+      if (violations.length > 0) {
+        const first = violations[0]!;
+        throw new MigrateError('FOREIGN_KEY_VIOLATION', `${file.path}: ${violations.length} row(s) violate foreign keys afterwards, e.g. a row of ${first.table} references a missing row of ${first.parent}`);
+      }
+    });
+  } finally {
+    await db.exec('PRAGMA foreign_keys = ON');
+  }
+}
+
+async function attempt(fn: () => Promise<void>): Promise<string | null> {
+  try {
+    await fn();
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+type TableRows = Map<string, { columns: string[]; rows: Record<string, unknown>[] }>;
+
+async function readRows(db: Queryable, schema: NormalizedSchema): Promise<TableRows> {
+  const data: TableRows = new Map();
+  for (const [table, shape] of Object.entries(schema.tables)) {
+    const columns = Object.entries(shape.columns).filter(([, c]) => c.hidden === 0).map(([name]) => name);
+    const present = await db.all<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?", [table]);
+    if (present[0]?.n !== 1 || columns.length === 0) continue;
+    data.set(table, { columns, rows: await db.all<Record<string, unknown>>(`SELECT ${columns.map(q).join(', ')} FROM ${q(table)}`) });
+  }
+  return data;
+}
+
+/** Tables and `table.column`s that a down file's `-- data-loss:` notes name: their rows may go. */
+export function parseDataLoss(notes: readonly string[]): { tables: Set<string>; columns: Set<string> } {
+  const tables = new Set<string>();
+  const columns = new Set<string>();
+  for (const note of notes) {
+    for (const m of note.matchAll(/\bcolumns?\s+[`"]?([\w$]+)[`"]?\.[`"]?([\w$]+)/gi)) columns.add(`${m[1]}.${m[2]}`);
+    for (const m of note.matchAll(/\btables?\s+[`"]?([\w$]+)(?![\w$.])/gi)) tables.add(m[1]!);
+  }
+  return { tables, columns };
+}
+
+function compareRows(before: TableRows, after: TableRows, lost: { tables: Set<string>; columns: Set<string> }, downPath: string): string[] {
+  const differences: string[] = [];
+  for (const [table, { columns, rows }] of before) {
+    if (rows.length === 0 || lost.tables.has(table)) continue;
+    const now = after.get(table);
+    if (!now) continue; // the schema comparison already reports a missing table
+    const kept = columns.filter((c) => now.columns.includes(c) && !lost.columns.has(`${table}.${c}`));
+    if (kept.length === 0) continue;
+    const key = (row: Record<string, unknown>) => JSON.stringify(kept.map((c) => row[c]));
+    const remaining = new Map<string, number>();
+    for (const row of now.rows) remaining.set(key(row), (remaining.get(key(row)) ?? 0) + 1);
+    const missing = rows.filter((row) => {
+      const k = key(row);
+      const left = remaining.get(k) ?? 0;
+      if (left === 0) return true;
+      remaining.set(k, left - 1);
+      return false;
+    });
+    if (missing.length === 0) continue;
+    const show = (v: unknown) => (Buffer.isBuffer(v) ? `x'${v.toString('hex')}'` : v);
+    const example = Object.fromEntries(kept.map((c) => [c, show(missing[0]![c])]));
+    differences.push(
+      `${missing.length} of ${rows.length} rows of ${table} did not come back as they were in (${kept.join(', ')}), e.g. ${JSON.stringify(example)}; ${downPath} has no data-loss note for them`,
+    );
+  }
+  return differences;
+}
