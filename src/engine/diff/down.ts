@@ -190,7 +190,7 @@ export function renderDownFile(tag: string, down: DownMigration, source: string)
     ...down.dataLoss.map((note) => `-- data-loss: ${note}`),
   ];
   if (down.statements.length === 0) {
-    return `${header.join('\n')}\n-- Nothing to generate: write the SQL that reverses ${tag}.sql here (statements separated by --> statement-breakpoint).\n`;
+    return `${header.join('\n')}\n-- Nothing to generate: write the SQL that reverses ${tag}.sql here, as SQL statements ending in semicolons.\n`;
   }
   return `${header.join('\n')}\n${down.statements.join('\n--> statement-breakpoint\n')}\n`;
 }
