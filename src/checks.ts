@@ -107,7 +107,7 @@ export async function check(options: CheckOptions = {}): Promise<CheckResult> {
         message: difference.message,
         fix:
           difference.kind === 'possible-rename'
-            ? 'generate a migration in a terminal (npm run db:generate -- --name <name>): drizzle-kit asks whether each is a rename'
+            ? 'generate a migration (npm run db:generate -- --name <name>) in a terminal, where drizzle-kit asks whether each is a rename, or answer up front with --rename-table <old>=<new> / --rename-column <table>.<old>=<new>'
             : difference.kind === 'ungenerated'
               ? 'generate a migration for it: npm run db:generate -- --name <name>'
               : 'write a migration by hand (npm run db -- new <name>) and check it with verify',

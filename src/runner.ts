@@ -3,13 +3,15 @@ import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { dirname, join } from 'node:path';
-import { LOCK_TABLE, MIGRATIONS_FOLDER, MIGRATIONS_TABLE, databaseUrlFromEnv } from './config.js';
+import { LOCK_TABLE, MIGRATIONS_FOLDER, MIGRATIONS_TABLE, SCHEMA_PATH, databaseUrlFromEnv } from './config.js';
 import type { Driver } from './db/driver.js';
 import { openDatabase } from './db/open.js';
 import { readAppliedRows, recordApplied, CREATE_MIGRATIONS_TABLE } from './engine/bookkeeping.js';
 import { compareSchemas } from './engine/diff/compare.js';
 import { computeDownMigration, renderDownFile, type SnapshotDiff, drizzleKitDiff } from './engine/diff/down.js';
 import { introspect } from './engine/diff/introspect.js';
+import { describeAmbiguities, parseRenameFlags, SPLIT_ADVICE } from './engine/diff/renames.js';
+import { findRenameCandidates, writeRenameMigration } from './engine/rename-migration.js';
 import { checkDownRestores, schemaAt } from './engine/diff/scratch.js';
 import { emptySnapshot, readSnapshot } from './engine/diff/snapshot.js';
 import { MigrateError } from './engine/errors.js';
@@ -414,12 +416,34 @@ export interface GenerateResult {
   downFiles: WrittenDownFile[];
 }
 
+/** `generate`'s options: drizzle-kit's, plus answers to its rename questions. */
+export interface GenerateOptions extends RunnerOptions {
+  name?: string;
+  custom?: boolean;
+  config?: string;
+  /** `--rename-table old=new`, repeatable. */
+  renameTables?: string[];
+  /** `--rename-column table.old=new`, repeatable. */
+  renameColumns?: string[];
+  /** The models (default: drizzle.config.ts's schema); read here only when renames are given or a rename question failed. */
+  schemaPath?: string;
+}
+
 /**
  * `generate`: runs `drizzle-kit generate` (its prompts, if any, go to this terminal), then writes and
  * checks the down file of every migration it added. `custom` makes an empty migration to write by hand.
+ * With rename flags, the migration is generated through drizzle-kit's API instead (its CLI can only ask
+ * in a terminal), with the renames answered up front.
  */
-export async function generate(options: RunnerOptions & { name?: string; custom?: boolean; config?: string }): Promise<GenerateResult> {
+export async function generate(options: GenerateOptions): Promise<GenerateResult> {
   const ctx = context(options);
+  const schemaPath = options.schemaPath ?? SCHEMA_PATH;
+  const renames = parseRenameFlags({ tables: options.renameTables, columns: options.renameColumns });
+  if (renames.tables.length > 0 || renames.columns.length > 0) {
+    if (options.custom) throw new MigrateError('BAD_RENAME', 'rename flags generate a migration from the models; a custom migration is written by hand (leave out --custom)');
+    const tag = await writeRenameMigration({ folder: ctx.folder, schemaPath, name: options.name ?? 'rename', renames });
+    return { downFiles: await writeDownFiles({ ...options, revisions: [tag], overwrite: false }) };
+  }
   const before = journalLength(ctx.folder);
   const args = [drizzleKitBin(), 'generate'];
   if (options.config) args.push('--config', options.config);
@@ -431,17 +455,21 @@ export async function generate(options: RunnerOptions & { name?: string; custom?
   if (child.stderr) process.stderr.write(child.stderr);
   const failure = child.stderr?.split('\n').find((line) => /error/i.test(line));
   if (child.status !== 0 || (failure && journalLength(ctx.folder) === before)) {
-    throw new MigrateError(
-      'GENERATE_FAILED',
-      `drizzle-kit generate failed (${failure?.trim() ?? `exit ${child.status ?? child.signal}`}); no migration was added${
-        failure?.includes('TTY') ? ': drizzle-kit asks in a terminal whether a dropped and an added table or column are a rename; run it in one, or make the drop and the add in separate migrations' : ''
-      }`,
-    );
+    const advice = failure?.includes('TTY') ? `: ${await renameAdvice(ctx.folder, schemaPath)}` : '';
+    throw new MigrateError('GENERATE_FAILED', `drizzle-kit generate failed (${failure?.trim() ?? `exit ${child.status ?? child.signal}`}); no migration was added${advice}`);
   }
   const after = existsSync(join(ctx.folder, 'meta', '_journal.json')) ? readJournal(ctx.folder).entries : [];
   const added = after.slice(before).map((e) => e.tag);
   if (added.length === 0) return { downFiles: [] };
   return { downFiles: await writeDownFiles({ ...options, revisions: added, overwrite: false }) };
+}
+
+/** What to do when drizzle-kit had a rename question and no terminal: the flags that answer it, with the real names when they can be found. */
+async function renameAdvice(folder: string, schemaPath: string): Promise<string> {
+  const general = 'drizzle-kit asks in a terminal whether a dropped and an added table or column are a rename';
+  const candidates = await findRenameCandidates(folder, schemaPath).catch(() => []);
+  if (candidates.length > 0) return `${general}: ${describeAmbiguities(candidates)}; if it is not a rename, ${SPLIT_ADVICE}`;
+  return `${general}; answer it up front with --rename-table <old>=<new> or --rename-column <table>.<old>=<new>, run it in a terminal, or ${SPLIT_ADVICE}`;
 }
 
 function fileLocation(ctx: Context, command: string): string {

@@ -4,6 +4,7 @@ import type { RunnerEvent } from '../runner.js';
 import * as runner from '../runner.js';
 import * as render from './render.js';
 import { printOfflineSql, registerSchemaCommands } from './schema-commands.js';
+import { requireSourceCheckout } from './source-only.js';
 
 /** Where the CLI writes; a parameter so that the CLI can be driven without a terminal. */
 export interface Io {
@@ -217,10 +218,20 @@ function buildProgram(io: Io): Command {
     .addOption(new Option('--name <name>', 'migration name (the tag becomes NNNN_<name>)'))
     .option('--custom', 'an empty migration to write by hand (same as `new`)')
     .option('--config <file>', 'drizzle-kit config file', 'drizzle.config.ts')
+    .option('--rename-table <old=new>', "answer drizzle-kit's rename question for a table (repeatable; works without a terminal)", collect, [])
+    .option('--rename-column <table.old=new>', "answer drizzle-kit's rename question for a column (repeatable; works without a terminal)", collect, [])
     .action(async (_opts: unknown, command: Command) => {
+      requireSourceCheckout('generate');
       const { options, where } = globals(command);
-      const o = options as GlobalOptions & { name?: string; custom?: boolean; config?: string };
-      const result = await runner.generate({ ...where, name: o.name, custom: o.custom, config: o.config });
+      const o = options as GlobalOptions & { name?: string; custom?: boolean; config?: string; renameTable?: string[]; renameColumn?: string[] };
+      const result = await runner.generate({
+        ...where,
+        name: o.name,
+        custom: o.custom,
+        config: o.config,
+        renameTables: o.renameTable,
+        renameColumns: o.renameColumn,
+      });
       if (!o.json) print(o.json, result, render.renderGenerate(result));
       failOnDownProblems(result.downFiles);
       if (o.json) print(o.json, result, '');
@@ -233,6 +244,7 @@ function buildProgram(io: Io): Command {
     .argument('<name>', 'migration name')
     .option('--config <file>', 'drizzle-kit config file', 'drizzle.config.ts')
     .action(async (name: string, _opts: unknown, command: Command) => {
+      requireSourceCheckout('new');
       const { options, where } = globals(command);
       const o = options as GlobalOptions & { config?: string };
       const result = await runner.generate({ ...where, name, custom: true, config: o.config });
@@ -245,6 +257,7 @@ function buildProgram(io: Io): Command {
     .argument('[revisions...]', 'revisions to (re)write; default: every migration without a down file')
     .option('--overwrite', 'replace existing down files of the named revisions')
     .action(async (revisions: string[], _opts: unknown, command: Command) => {
+      requireSourceCheckout('write-down');
       const { options, where } = globals(command);
       const o = options as GlobalOptions & { overwrite?: boolean };
       const files = await runner.writeDownFiles({ ...where, revisions, overwrite: o.overwrite });
@@ -255,6 +268,11 @@ function buildProgram(io: Io): Command {
 
   registerSchemaCommands(program, kit);
   return program;
+}
+
+/** Commander's accumulator for a repeatable option. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 interface ProtectionFlags {

@@ -5,6 +5,7 @@ import { assertNever } from '../engine/errors.js';
 import type { StairwayStage } from '../engine/checks/stairway.js';
 import { ANALYZERS } from '../engine/lint/index.js';
 import type { CommandKit, GlobalOptions } from './program.js';
+import { requireSourceCheckout } from './source-only.js';
 
 /** `check`, `verify` and `lint`: the commands that judge migrations rather than run them. */
 export function registerSchemaCommands(program: Command, kit: CommandKit): void {
@@ -13,6 +14,7 @@ export function registerSchemaCommands(program: Command, kit: CommandKit): void 
     .description('exit 1 when the models have changes no migration holds, the migrations do not give the models\' schema, or the history is inconsistent')
     .option('--schema <file>', 'the TypeScript models (drizzle.config.ts schema)', SCHEMA_PATH)
     .action(async (_opts: unknown, command: Command) => {
+      requireSourceCheckout('check');
       const { options, where } = kit.globals(command);
       const result = await checks.check({ ...where, schemaPath: options.schema as string | undefined });
       kit.print(options.json, result, renderCheck(result));

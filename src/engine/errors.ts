@@ -21,7 +21,10 @@ export type ErrorCode =
   | 'LOCKED'
   | 'BACKUP'
   | 'SCHEMA_LOAD'
-  | 'DRIZZLE_KIT_MISSING';
+  | 'DRIZZLE_KIT_MISSING'
+  | 'SOURCE_ONLY'
+  | 'BAD_RENAME'
+  | 'AMBIGUOUS_RENAME';
 
 /** Codes that mean the command line itself was wrong (exit 2), not the work (exit 1). */
 const USAGE_CODES: ReadonlySet<ErrorCode> = new Set(['BAD_TARGET']);

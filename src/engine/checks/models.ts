@@ -11,9 +11,10 @@ import type { Migration } from '../journal.js';
 
 /**
  * drizzle-kit's own JSON for the TypeScript models (what `drizzle-kit generate` would write as the next
- * snapshot). drizzle-kit is a devDependency, so it is loaded only here; the schema module is imported by URL.
+ * snapshot, with `prevId` as its parent). drizzle-kit is a devDependency, so it is loaded only here; the schema
+ * module is imported by URL.
  */
-export async function modelSnapshot(schemaPath: string): Promise<SqliteSnapshot> {
+export async function modelSnapshot(schemaPath: string, prevId?: string): Promise<SqliteSnapshot> {
   const absolute = resolve(schemaPath);
   if (!existsSync(absolute)) throw new MigrateError('SCHEMA_LOAD', `the models' schema file ${schemaPath} does not exist (the schema of drizzle.config.ts)`);
   let api: typeof import('drizzle-kit/api');
@@ -28,7 +29,7 @@ export async function modelSnapshot(schemaPath: string): Promise<SqliteSnapshot>
   } catch (error) {
     throw new MigrateError('SCHEMA_LOAD', `cannot import the models from ${schemaPath}: ${(error as Error).message}`, { cause: error });
   }
-  return (await api.generateSQLiteDrizzleJson(module)) as unknown as SqliteSnapshot;
+  return (await api.generateSQLiteDrizzleJson(module, prevId)) as unknown as SqliteSnapshot;
 }
 
 /** One difference between the models and the migrations. */

@@ -1,3 +1,4 @@
+import { renameColumn, renameTable, type ColumnRename, type TableRename } from './renames.js';
 import type { SnapshotColumn, SnapshotTable, SqliteSnapshot } from './snapshot.js';
 
 /** drizzle-kit's diff engine: the SQL that turns the schema of `from` into that of `to`. */
@@ -15,9 +16,6 @@ export interface DownMigration {
   /** What running the down file loses or cannot bring back, one line each. */
   dataLoss: string[];
 }
-
-interface TableRename { from: string; to: string }
-interface ColumnRename { table: string; from: string; to: string }
 
 /**
  * The SQL that takes a database from the schema of `after` back to that of `before`, built from
@@ -66,37 +64,6 @@ export function recordedRenames(snapshot: SqliteSnapshot): { tables: TableRename
 
 function clone<T>(value: T): T {
   return structuredClone(value);
-}
-
-const swap = (names: string[], from: string, to: string) => names.map((n) => (n === from ? to : n));
-
-function renameTable(snapshot: SqliteSnapshot, from: string, to: string): void {
-  const table = snapshot.tables[from];
-  if (!table) return;
-  delete snapshot.tables[from];
-  snapshot.tables[to] = { ...table, name: to };
-  for (const t of Object.values(snapshot.tables)) {
-    for (const fk of Object.values(t.foreignKeys)) {
-      if (fk.tableFrom === from) fk.tableFrom = to;
-      if (fk.tableTo === from) fk.tableTo = to;
-    }
-  }
-}
-
-function renameColumn(snapshot: SqliteSnapshot, tableName: string, from: string, to: string): void {
-  const table = snapshot.tables[tableName];
-  const column = table?.columns[from];
-  if (!table || !column) return;
-  table.columns = Object.fromEntries(Object.entries(table.columns).map(([name, c]) => (name === from ? [to, { ...c, name: to }] : [name, c])));
-  for (const index of Object.values(table.indexes)) index.columns = swap(index.columns, from, to);
-  for (const pk of Object.values(table.compositePrimaryKeys)) pk.columns = swap(pk.columns, from, to);
-  for (const unique of Object.values(table.uniqueConstraints)) unique.columns = swap(unique.columns, from, to);
-  for (const t of Object.values(snapshot.tables)) {
-    for (const fk of Object.values(t.foreignKeys)) {
-      if (fk.tableFrom === tableName) fk.columnsFrom = swap(fk.columnsFrom, from, to);
-      if (fk.tableTo === tableName) fk.columnsTo = swap(fk.columnsTo, from, to);
-    }
-  }
 }
 
 /** Stage 2: `after` without the tables and columns `before` lacks, without anything that names them, and without views. */
