@@ -104,7 +104,11 @@ export interface ProtectionOptions {
   lockTimeoutMs?: number;
 }
 
-export type RunnerEvent = ExecutionEvent | { type: 'waiting'; holder: string } | { type: 'backup'; path: string; ms: number };
+export type RunnerEvent =
+  | ExecutionEvent
+  | { type: 'waiting'; holder: string }
+  | { type: 'backup'; path: string; ms: number }
+  | { type: 'note'; message: string };
 
 const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 
@@ -126,6 +130,10 @@ async function withLock<T>(db: Driver, command: string, options: ProtectionOptio
 /** Backs up a file database (not an in-memory one) unless told not to. */
 async function backupBeforeChange(ctx: Context, db: Driver, revision: string, options: ProtectionOptions, onEvent: (event: RunnerEvent) => void): Promise<BackupInfo | null> {
   const location = parseDatabaseUrl(ctx.url);
+  if (options.backup !== false && location.kind === 'remote') {
+    // VACUUM INTO would write on the server's disk, not here: a remote database's backups are the server's.
+    onEvent({ type: 'note', message: 'No backup taken: the database is remote; its backups belong to the libSQL server (e.g. Turso point-in-time restore)' });
+  }
   if (options.backup === false || location.kind !== 'file') return null;
   const [{ objects } = { objects: 0 }] = await db.all<{ objects: number }>(
     `SELECT count(*) AS objects FROM sqlite_master WHERE tbl_name NOT IN ('${LOCK_TABLE}', '${MIGRATIONS_TABLE}')`,

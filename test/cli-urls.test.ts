@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { appliedRows, makeProject, schemaDump, tableNames, type RunResult, type TempProject } from './helpers/project.js';
@@ -157,10 +159,15 @@ describe('database URL forms', () => {
     assert.equal(existsSync(project.path('q.db')), false);
   });
 
-  it('a libsql:// URL exits 1: remote databases are not supported yet', async () => {
-    const result = await project.migrate(['up', '--url', 'libsql://example.turso.io']);
+  it('a libsql:// URL is opened through @libsql/client: an unreachable server exits 1 with a one-line error', async () => {
+    // A loopback port nothing listens on; test/remote-libsql.test.ts covers a real (test double) server.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const result = await project.migrate(['up', '--url', `libsql://127.0.0.1:${port}?tls=0`]);
     assertExit(result, 1, 'up with libsql://');
-    assert.match(errorLine(result), /^error: remote database URLs are not supported by the runner yet: libsql:\/\/example\.turso\.io/);
+    assert.match(errorLine(result), new RegExp(`^error: cannot reach the libSQL server at libsql://127\\.0\\.0\\.1:${port}\\?tls=0: ECONNREFUSED; nothing was changed$`));
   });
 
   it('a postgres:// URL exits 1: unsupported scheme', async () => {

@@ -21,6 +21,9 @@ export function renderEvent(event: RunnerEvent, write: (text: string) => void, w
     case 'backup':
       write(`Backed up to ${shortPath(event.path)} (${formatMs(event.ms)})\n`);
       break;
+    case 'note':
+      write(`${event.message}\n`);
+      break;
     case 'start':
       write(`Running ${event.direction === 'up' ? 'upgrade' : 'downgrade'} ${event.from} -> ${event.to} ... `);
       break;

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { openBetterSqlite } from './better-sqlite3.js';
 import type { Driver } from './driver.js';
+import { openLibsql } from './libsql.js';
 import { MigrateError } from '../engine/errors.js';
-import { parseDatabaseUrl, redactUrl } from './url.js';
+import { parseDatabaseUrl } from './url.js';
 
 export interface OpenOptions {
   /**
@@ -12,15 +13,15 @@ export interface OpenOptions {
   readOnly?: boolean;
 }
 
-/** Opens the database named by a URL with the sync driver the runner applies migrations through. */
+/**
+ * Opens the database named by a URL with the driver the runner applies migrations through: better-sqlite3
+ * for a file or memory, @libsql/client for a remote libSQL server (auth token from DATABASE_AUTH_TOKEN).
+ */
 export function openDatabase(url: string, options: OpenOptions = {}): Driver {
   const location = parseDatabaseUrl(url);
   switch (location.kind) {
     case 'remote':
-      throw new MigrateError(
-        'UNSUPPORTED_URL',
-        `remote database URLs are not supported by the runner yet: ${redactUrl(url)} (use a file: URL or a path)`,
-      );
+      return openLibsql(location.url);
     case 'memory':
       return openBetterSqlite(location);
     case 'file':
