@@ -1,29 +1,18 @@
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { ROOT, appliedRows, type RunResult } from './helpers/project.js';
+import { ROOT, appliedRows, runProcess, type RunResult } from './helpers/project.js';
 
 // The production path: the runner compiled to dist/, copied to a folder the way a server gets it (dist/,
 // drizzle/, package.json, package-lock.json), installed with production dependencies only, and run with node.
 // `npm ci` builds better-sqlite3 from source there: this test takes minutes.
 
-function run(command: string, args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: undefined, DEBUG: undefined, NODE_ENV: undefined, ...env };
-    for (const key of Object.keys(childEnv)) if (childEnv[key] === undefined) delete childEnv[key];
-    const child = spawn(command, args, { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+/** Production runs have no NODE_ENV of the test runner's. */
+const run = (command: string, args: string[], cwd: string, env: Record<string, string | undefined> = {}) =>
+  runProcess(command, args, cwd, { NODE_ENV: undefined, ...env });
 
 function jsFiles(folder: string): string[] {
   return readdirSync(folder).flatMap((name) => {

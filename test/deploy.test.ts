@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { ROOT, appliedRows, schemaDump, type RunResult } from './helpers/project.js';
+import { ROOT, appliedRows, runProcess, schemaDump, type RunResult } from './helpers/project.js';
 
 // `npm run deploy` against a real OpenSSH server: sshd runs on a free loopback port with a throwaway host key and
 // client key, and the "server" is a temporary folder on this machine. The first deploy runs `npm ci --omit=dev`
@@ -14,19 +14,10 @@ import { ROOT, appliedRows, schemaDump, type RunResult } from './helpers/project
 
 const SSHD = '/usr/sbin/sshd';
 
+/** The deploy reads DEPLOY_* variables: none of the test runner's may leak into it. */
 function run(command: string, args: string[], cwd: string, extraEnv: Record<string, string> = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const key of Object.keys(env)) if (key.startsWith('DEPLOY_') || key === 'DATABASE_URL' || key === 'DEBUG') delete env[key];
-    Object.assign(env, extraEnv);
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
+  const unset = Object.fromEntries(Object.keys(process.env).filter((key) => key.startsWith('DEPLOY_')).map((key) => [key, undefined]));
+  return runProcess(command, args, cwd, { ...unset, ...extraEnv });
 }
 
 const show = (r: RunResult) => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;

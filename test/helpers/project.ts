@@ -27,6 +27,24 @@ export interface TempProject {
 }
 
 /**
+ * Runs a command to its end and collects its output. The child gets this process's environment without
+ * DATABASE_URL and DEBUG (a test names its database itself), then `env`; a variable set to undefined is removed.
+ */
+export function runProcess(command: string, args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<RunResult> {
+  return new Promise<RunResult>((resolvePromise, reject) => {
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: undefined, DEBUG: undefined, ...env };
+    for (const key of Object.keys(childEnv)) if (childEnv[key] === undefined) delete childEnv[key];
+    const child = spawn(command, args, { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+/**
  * A copy of this project in a temporary folder (code, config, and by default its migrations),
  * sharing node_modules, so each test has its own database files and migrations folder.
  */
@@ -37,18 +55,7 @@ export function makeProject(options: { withMigrations?: boolean; fixture?: strin
   else if (options.withMigrations !== false) cpSync(join(ROOT, 'drizzle'), join(dir, 'drizzle'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
 
-  const run = (command: string, args: string[], env: Record<string, string | undefined> = {}) =>
-    new Promise<RunResult>((resolvePromise, reject) => {
-      const childEnv: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: undefined, DEBUG: undefined, ...env };
-      for (const key of Object.keys(childEnv)) if (childEnv[key] === undefined) delete childEnv[key];
-      const child = spawn(command, args, { cwd: dir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      child.on('error', reject);
-      child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-    });
+  const run = (command: string, args: string[], env: Record<string, string | undefined> = {}) => runProcess(command, args, dir, env);
 
   return {
     dir,
