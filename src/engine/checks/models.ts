@@ -5,6 +5,7 @@ import { compareSchemas } from '../diff/compare.js';
 import { drizzleKitDiff, type SnapshotDiff } from '../diff/down.js';
 import { introspect } from '../diff/introspect.js';
 import { schemaAt, withScratchDatabase } from '../diff/scratch.js';
+import { findAmbiguities } from '../diff/renames.js';
 import { emptySnapshot, type SqliteSnapshot } from '../diff/snapshot.js';
 import { MigrateError } from '../errors.js';
 import type { Migration } from '../journal.js';
@@ -57,21 +58,13 @@ export async function compareModelsWithSnapshot(last: SqliteSnapshot, models: Sq
   return structuralDifferences(last, models).map((message) => ({ kind: 'no-sql', message, statements: [] }));
 }
 
+/** The changes drizzle-kit would ask about, as check's lines: each added and removed name. */
 function possibleRenames(last: SqliteSnapshot, models: SqliteSnapshot): string[] {
   const lines: string[] = [];
-  const onlyIn = (a: object, b: object) => Object.keys(a).filter((k) => !(k in b)).sort();
-  const pair = (label: (name: string) => string, before: object, after: object) => {
-    const removed = onlyIn(before, after);
-    const added = onlyIn(after, before);
-    if (removed.length === 0 || added.length === 0) return;
-    for (const name of added) lines.push(`${label(name)} is in the models but in no migration`);
-    for (const name of removed) lines.push(`${label(name)} is in the migrations but not in the models`);
-  };
-  pair((name) => `table ${name}`, last.tables, models.tables);
-  pair((name) => `view ${name}`, last.views ?? {}, models.views ?? {});
-  for (const [table, shape] of Object.entries(models.tables)) {
-    const before = last.tables[table];
-    if (before) pair((name) => `column ${table}.${name}`, before.columns, shape.columns);
+  for (const ambiguity of findAmbiguities(last, models)) {
+    const label = (name: string) => (ambiguity.kind === 'column' ? `column ${ambiguity.table}.${name}` : `${ambiguity.kind} ${name}`);
+    for (const name of ambiguity.added) lines.push(`${label(name)} is in the models but in no migration`);
+    for (const name of ambiguity.removed) lines.push(`${label(name)} is in the migrations but not in the models`);
   }
   return lines;
 }
