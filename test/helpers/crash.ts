@@ -69,7 +69,9 @@ export interface KillOutcome {
 /** Starts `migrate <args>` on a database file and SIGKILLs it after `delayMs`. */
 export function runAndKill(project: TempProject, file: string, args: string[], delayMs: number): Promise<KillOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(join(ROOT, 'node_modules', '.bin', 'tsx'), ['src/migrate.ts', ...args, '--url', `file:./${file}`], {
+    // node itself with tsx's loader, not the tsx CLI: the CLI runs the script in a child process that a SIGKILL of
+    // the CLI leaves running, which would then write to the database while it is inspected.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/migrate.ts', ...args, '--url', `file:./${file}`], {
       cwd: project.dir,
       stdio: 'ignore',
     });
