@@ -96,8 +96,8 @@ describe('lint: splitting and classifying statements', () => {
     ['ALTER TABLE `a` RENAME COLUMN "x" TO "y"', { kind: 'rename-column', table: 'a', column: 'x', to: 'y' }],
     ['alter table a rename x to y', { kind: 'rename-column', table: 'a', column: 'x', to: 'y' }],
     ['ALTER TABLE [a] DROP COLUMN x', { kind: 'drop-column', table: 'a', column: 'x' }],
-    ["ALTER TABLE `a` ADD `c` text DEFAULT 'not null' ", { kind: 'add-column', table: 'a', column: 'c', notNull: false, hasDefault: true, generated: false }],
-    ['ALTER TABLE a ADD COLUMN c integer NOT NULL', { kind: 'add-column', table: 'a', column: 'c', notNull: true, hasDefault: false, generated: false }],
+    ["ALTER TABLE `a` ADD `c` text DEFAULT 'not null' ", { kind: 'add-column', table: 'a', column: 'c', notNull: false, hasDefault: true, generated: false, definition: "text DEFAULT 'not null'" }],
+    ['ALTER TABLE a ADD COLUMN c integer NOT NULL', { kind: 'add-column', table: 'a', column: 'c', notNull: true, hasDefault: false, generated: false, definition: 'integer NOT NULL' }],
     [
       'CREATE UNIQUE INDEX IF NOT EXISTS `i` ON `t` (lower(`e`), `f` DESC) WHERE `d` IS NULL;',
       { kind: 'create-index', index: 'i', table: 't', unique: true, parts: ['lower(`e`)', '`f`'], where: '`d` IS NULL' },

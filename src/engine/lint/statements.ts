@@ -17,8 +17,14 @@ export type StatementBody =
   | { kind: 'rename-table'; table: string; to: string }
   | { kind: 'rename-column'; table: string; column: string; to: string }
   | { kind: 'drop-column'; table: string; column: string }
-  | { kind: 'add-column'; table: string; column: string; notNull: boolean; hasDefault: boolean; generated: boolean }
+  | { kind: 'add-column'; table: string; column: string; notNull: boolean; hasDefault: boolean; generated: boolean; definition: string }
   | { kind: 'create-index'; index: string; table: string; unique: boolean; parts: string[]; where: string | null }
+  | { kind: 'drop-index'; index: string }
+  | { kind: 'insert-select'; table: string; columns: string[]; selected: string[]; from: string }
+  | { kind: 'create-view'; view: string }
+  | { kind: 'drop-view'; view: string }
+  | { kind: 'create-trigger'; trigger: string; table: string }
+  | { kind: 'drop-trigger'; trigger: string }
   | { kind: 'other' };
 
 export type ParsedStatement = StatementRef & StatementBody;
@@ -127,6 +133,7 @@ const patterns: { re: RegExp; build: (m: RegExpExecArray, sql: string) => Statem
         notNull: /\bnot\s+null\b/i.test(definition),
         hasDefault: /\bdefault\b/i.test(definition),
         generated: /\bgenerated\s+always\b|\bas\s*\(/i.test(definition),
+        definition: (m[3] ?? '').trim().replace(/;$/, ''),
       };
     },
   },
@@ -148,6 +155,37 @@ const patterns: { re: RegExp; build: (m: RegExpExecArray, sql: string) => Statem
       };
     },
   },
+  {
+    re: new RegExp(String.raw`^drop\s+index\s+(?:if\s+exists\s+)?(${QNAME})`, 'i'),
+    build: (m) => ({ kind: 'drop-index', index: unquoteIdentifier(m[1]!) }),
+  },
+  {
+    // drizzle-kit's table rebuild: INSERT INTO `__new_t`("a", "b") SELECT "a", "b" FROM `t`
+    re: new RegExp(String.raw`^insert\s+into\s+(${QNAME})\s*\(([^)]*)\)\s*select\s+([\s\S]*?)\s+from\s+(${QNAME})\s*;?\s*$`, 'i'),
+    build: (m) => ({
+      kind: 'insert-select',
+      table: unquoteIdentifier(m[1]!),
+      columns: splitTopLevel(m[2]!).map(unquoteIdentifier),
+      selected: splitTopLevel(m[3]!),
+      from: unquoteIdentifier(m[4]!),
+    }),
+  },
+  {
+    re: new RegExp(String.raw`^create\s+(?:temp(?:orary)?\s+)?view\s+(?:if\s+not\s+exists\s+)?(${QNAME})`, 'i'),
+    build: (m) => ({ kind: 'create-view', view: unquoteIdentifier(m[1]!) }),
+  },
+  {
+    re: new RegExp(String.raw`^drop\s+view\s+(?:if\s+exists\s+)?(${QNAME})`, 'i'),
+    build: (m) => ({ kind: 'drop-view', view: unquoteIdentifier(m[1]!) }),
+  },
+  {
+    re: new RegExp(String.raw`^create\s+(?:temp(?:orary)?\s+)?trigger\s+(?:if\s+not\s+exists\s+)?(${QNAME})[\s\S]*?\bon\s+(${QNAME})`, 'i'),
+    build: (m) => ({ kind: 'create-trigger', trigger: unquoteIdentifier(m[1]!), table: unquoteIdentifier(m[2]!) }),
+  },
+  {
+    re: new RegExp(String.raw`^drop\s+trigger\s+(?:if\s+exists\s+)?(${QNAME})`, 'i'),
+    build: (m) => ({ kind: 'drop-trigger', trigger: unquoteIdentifier(m[1]!) }),
+  },
 ];
 
 /** Classifies one statement (comments ignored). */
@@ -168,7 +206,7 @@ export function parseMigrationStatements(chunks: readonly string[]): ParsedState
 }
 
 /** Index of the `)` that closes the `(` at `open`, skipping strings; -1 when unbalanced. */
-function matchingParen(sql: string, open: number): number {
+export function matchingParen(sql: string, open: number): number {
   let depth = 0;
   for (let i = open; i < sql.length; i++) {
     const ch = sql[i]!;
@@ -182,7 +220,8 @@ function matchingParen(sql: string, open: number): number {
   return -1;
 }
 
-function splitTopLevel(list: string): string[] {
+/** Splits a comma-separated list at the commas outside parentheses and quotes. */
+export function splitTopLevel(list: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let start = 0;
