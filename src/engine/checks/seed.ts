@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/driver.js';
 import type { NormalizedSchema } from '../diff/introspect.js';
+import type { SqliteSnapshot } from '../diff/snapshot.js';
 import { quoteIdentifier as q } from '../lint/statements.js';
 
 /** Hands out numbers no generated value has used yet, so every generated value is unique. */
@@ -18,7 +19,8 @@ interface ColumnInfo {
   hidden: number;
 }
 
-interface ForeignKey {
+/** A foreign key as seeding follows it. */
+export interface SeedForeignKey {
   parent: string;
   from: string[];
   /** Referenced columns (the parent's primary key when the constraint names none). */
@@ -26,18 +28,30 @@ interface ForeignKey {
 }
 
 /**
- * Inserts `count` generated rows into every table, parents before children, with values that fit: each value
+ * Inserts `count` generated rows into every table, parents before children (following the table's foreign keys
+ * and the `plannedKeys` a migration is about to add), with values that fit: each value
  * of the column's type affinity, unique across the whole run (so UNIQUE and PRIMARY KEY hold), never NULL,
  * and foreign keys pointing at existing parent rows (a self-reference points at its own row). Runs with
  * foreign keys off, then drops the rows `PRAGMA foreign_key_check` still finds (a cycle of NOT NULL keys).
  * Returns warnings for the tables it could not fill (e.g. a CHECK constraint the values do not meet).
  */
-export async function seedRows(db: Queryable, schema: NormalizedSchema, count: number, counter: Counter): Promise<string[]> {
+export async function seedRows(
+  db: Queryable,
+  schema: NormalizedSchema,
+  count: number,
+  counter: Counter,
+  plannedKeys: Readonly<Record<string, SeedForeignKey[]>> = {},
+): Promise<string[]> {
   const warnings: string[] = [];
   const tables = Object.keys(schema.tables);
-  const info = new Map<string, { columns: ColumnInfo[]; foreignKeys: ForeignKey[] }>();
+  const info = new Map<string, { columns: ColumnInfo[]; foreignKeys: SeedForeignKey[] }>();
   for (const table of tables) info.set(table, { columns: await columnsOf(db, table), foreignKeys: [] });
-  for (const table of tables) info.get(table)!.foreignKeys = await foreignKeysOf(db, table, info);
+  for (const table of tables) {
+    // Keys the next migration adds are followed too: rows that break them would fail it for no fault of its own.
+    const has = (t: string, columns: string[]) => columns.every((c) => info.get(t)?.columns.some((x) => x.name === c));
+    const planned = (plannedKeys[table] ?? []).filter((fk) => has(table, fk.from) && has(fk.parent, fk.to));
+    info.get(table)!.foreignKeys = [...(await foreignKeysOf(db, table, info)), ...planned];
+  }
 
   const [{ foreign_keys: enforced } = { foreign_keys: 0 }] = await db.all<{ foreign_keys: number }>('PRAGMA foreign_keys');
   await db.exec('PRAGMA foreign_keys = OFF');
@@ -45,7 +59,7 @@ export async function seedRows(db: Queryable, schema: NormalizedSchema, count: n
     for (const table of parentsFirst(tables, info)) {
       const { columns, foreignKeys } = info.get(table)!;
       const insertable = columns.filter((c) => c.hidden === 0);
-      const parentRows = new Map<ForeignKey, Record<string, unknown>[]>();
+      const parentRows = new Map<SeedForeignKey, Record<string, unknown>[]>();
       for (const fk of foreignKeys) if (fk.parent !== table) parentRows.set(fk, await unreferencedParents(db, table, fk));
       for (let i = 0; i < count; i++) {
         const row: Record<string, unknown> = {};
@@ -81,6 +95,16 @@ export async function seedRows(db: Queryable, schema: NormalizedSchema, count: n
   return warnings;
 }
 
+/** The foreign keys of every table of a drizzle-kit snapshot (the schema after a migration), for `plannedKeys`. */
+export function snapshotForeignKeys(snapshot: SqliteSnapshot): Record<string, SeedForeignKey[]> {
+  return Object.fromEntries(
+    Object.entries(snapshot.tables).map(([name, table]) => [
+      name,
+      Object.values(table.foreignKeys).map((fk) => ({ parent: fk.tableTo, from: fk.columnsFrom, to: fk.columnsTo })),
+    ]),
+  );
+}
+
 async function columnsOf(db: Queryable, table: string): Promise<ColumnInfo[]> {
   const rows = await db.all<{ name: string; type: string; notnull: number; pk: number; hidden: number }>(
     'SELECT name, type, "notnull", pk, hidden FROM pragma_table_xinfo(?)',
@@ -89,14 +113,14 @@ async function columnsOf(db: Queryable, table: string): Promise<ColumnInfo[]> {
   return rows.map((r) => ({ name: r.name, type: r.type, notNull: r.notnull === 1, pk: r.pk, hidden: r.hidden }));
 }
 
-async function foreignKeysOf(db: Queryable, table: string, info: Map<string, { columns: ColumnInfo[] }>): Promise<ForeignKey[]> {
+async function foreignKeysOf(db: Queryable, table: string, info: Map<string, { columns: ColumnInfo[] }>): Promise<SeedForeignKey[]> {
   const rows = await db.all<{ id: number; table: string; from: string; to: string | null }>(
     'SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq',
     [table],
   );
   const byId = new Map<number, typeof rows>();
   for (const row of rows) byId.set(row.id, [...(byId.get(row.id) ?? []), row]);
-  const keys: ForeignKey[] = [];
+  const keys: SeedForeignKey[] = [];
   for (const group of byId.values()) {
     const parent = group[0]!.table;
     const parentColumns = info.get(parent)?.columns;
@@ -109,7 +133,7 @@ async function foreignKeysOf(db: Queryable, table: string, info: Map<string, { c
 }
 
 /** Parents before children (self-references and cycles do not order anything; cycles keep name order). */
-function parentsFirst(tables: string[], info: Map<string, { foreignKeys: ForeignKey[] }>): string[] {
+function parentsFirst(tables: string[], info: Map<string, { foreignKeys: SeedForeignKey[] }>): string[] {
   const ordered: string[] = [];
   const remaining = new Set(tables);
   while (remaining.size > 0) {
@@ -124,7 +148,7 @@ function parentsFirst(tables: string[], info: Map<string, { foreignKeys: Foreign
 }
 
 /** Parent rows no row of the child points at yet first (so a UNIQUE foreign key gets distinct parents), then the others. */
-async function unreferencedParents(db: Queryable, child: string, fk: ForeignKey): Promise<Record<string, unknown>[]> {
+async function unreferencedParents(db: Queryable, child: string, fk: SeedForeignKey): Promise<Record<string, unknown>[]> {
   const select = fk.to.map((c) => `p.${q(c)} AS ${q(c)}`).join(', ');
   const join = fk.from.map((c, k) => `c.${q(c)} = p.${q(fk.to[k]!)}`).join(' AND ');
   try {

@@ -6,7 +6,9 @@ import { MigrateError } from '../errors.js';
 import { runFile } from '../executor.js';
 import type { Migration, SqlFile } from '../journal.js';
 import { quoteIdentifier as q } from '../lint/statements.js';
-import { Counter, seedRows } from './seed.js';
+import { Counter, seedRows, snapshotForeignKeys, type SeedForeignKey } from './seed.js';
+import { readSnapshot } from '../diff/snapshot.js';
+import { existsSync } from 'node:fs';
 
 /** Where a migration failed the stairway: its up, its down, the schema or rows after the down, or the second up. */
 export type StairwayStage = 'up' | 'down' | 'schema' | 'data' | 'up-again';
@@ -43,44 +45,77 @@ export async function runStairway(migrations: readonly Migration[], rowsPerTable
     const counter = new Counter();
     const passed: string[] = [];
     const warnings: string[] = [];
-    const fail = (migration: Migration, stage: StairwayStage, differences: string[], file: SqlFile | null = null): StairwayResult => ({
-      passed,
-      warnings,
-      failure: { tag: migration.tag, file: (file ?? migration.up).path, stage, differences },
-    });
-
     for (const migration of migrations) {
-      const before = await introspect(db);
-      for (const warning of await seedRows(db, before, rowsPerTable, counter)) warnings.push(`before ${migration.tag}: ${warning}`);
-      const data = await readRows(db, before);
-
-      const up = await attempt(() => runInTransaction(db, migration.up));
-      if (up) return fail(migration, 'up', [up]);
-      const afterUp = await introspect(db);
-
-      const down = migration.down;
-      if (!down) return fail(migration, 'down', [`${migration.downPath} is missing: write it with 'write-down ${migration.tag}', or by hand`]);
-      if (down.statements.length === 0 && migration.up.statements.length > 0) {
-        return fail(migration, 'down', [`${migration.downPath} holds no SQL: write the SQL that reverses ${migration.up.path}`], down);
-      }
-      const reverted = await attempt(() => runInTransaction(db, down));
-      if (reverted) return fail(migration, 'down', [reverted], down);
-
-      const schemaDifferences = compareSchemas(before, await introspect(db), { expected: 'the schema before the up', actual: 'the schema after the down' });
-      if (schemaDifferences.length > 0) return fail(migration, 'schema', schemaDifferences, down);
-
-      const lost = parseDataLoss(down.dataLoss);
-      const dataDifferences = compareRows(data, await readRows(db, before), lost, migration.downPath);
-      if (dataDifferences.length > 0) return fail(migration, 'data', dataDifferences, down);
-
-      const again = await attempt(() => runInTransaction(db, migration.up));
-      if (again) return fail(migration, 'up-again', [again]);
-      const secondUp = compareSchemas(afterUp, await introspect(db), { expected: 'the schema after the first up', actual: 'the schema after the second up' });
-      if (secondUp.length > 0) return fail(migration, 'up-again', secondUp);
+      const plannedKeys = existsSync(migration.snapshotPath) ? snapshotForeignKeys(readSnapshot(migration.snapshotPath)) : {};
+      const failure = await stairwayStep(db, migration, { rowsPerTable, counter, warnings, plannedKeys });
+      if (failure) return { passed, warnings, failure };
       passed.push(migration.tag);
     }
     return { passed, warnings, failure: null };
   });
+}
+
+export interface StepOptions {
+  rowsPerTable: number;
+  counter: Counter;
+  /** Collects the rows that could not be generated. */
+  warnings: string[];
+  /** What the schema must be after the up (e.g. what the models give); unchecked when absent. */
+  expectedAfterUp?: { schema: NormalizedSchema; label: string };
+  /** Foreign keys the migration adds (from its snapshot), which the generated rows must already meet. */
+  plannedKeys?: Record<string, SeedForeignKey[]>;
+  /** The rows must come through the up unchanged in the columns it keeps (true for a generated migration; a hand-written one may change data). */
+  rowsKeptByUp?: boolean;
+}
+
+/**
+ * One step of the stairway on `db` (which holds the migrations before this one): generated rows into every
+ * table, up (and, when given, its schema against `expectedAfterUp`), down (schema and rows as before), up again.
+ * Returns the failure, or null when the migration passed; `db` is left after the second up.
+ */
+export async function stairwayStep(db: Driver, migration: Migration, options: StepOptions): Promise<StairwayFailure | null> {
+  const fail = (stage: StairwayStage, differences: string[], file: SqlFile | null = null): StairwayFailure => ({
+    tag: migration.tag,
+    file: (file ?? migration.up).path,
+    stage,
+    differences,
+  });
+  const before = await introspect(db);
+  for (const warning of await seedRows(db, before, options.rowsPerTable, options.counter, options.plannedKeys)) options.warnings.push(`before ${migration.tag}: ${warning}`);
+  const data = await readRows(db, before);
+
+  const up = await attempt(() => runInTransaction(db, migration.up));
+  if (up) return fail('up', [up]);
+  const afterUp = await introspect(db);
+  if (options.expectedAfterUp) {
+    const differences = compareSchemas(options.expectedAfterUp.schema, afterUp, { expected: options.expectedAfterUp.label, actual: 'the schema after the up' });
+    if (differences.length > 0) return fail('schema', differences);
+  }
+  if (options.rowsKeptByUp) {
+    const changed = compareRows(data, await readRows(db, afterUp), { tables: new Set(), columns: new Set() }, { verb: 'did not come through the up', tail: '' });
+    if (changed.length > 0) return fail('data', changed);
+  }
+
+  const down = migration.down;
+  if (!down) return fail('down', [`${migration.downPath} is missing: write it with 'write-down ${migration.tag}', or by hand`]);
+  if (down.statements.length === 0 && migration.up.statements.length > 0) {
+    return fail('down', [`${migration.downPath} holds no SQL: write the SQL that reverses ${migration.up.path}`], down);
+  }
+  const reverted = await attempt(() => runInTransaction(db, down));
+  if (reverted) return fail('down', [reverted], down);
+
+  const schemaDifferences = compareSchemas(before, await introspect(db), { expected: 'the schema before the up', actual: 'the schema after the down' });
+  if (schemaDifferences.length > 0) return fail('schema', schemaDifferences, down);
+
+  const lost = parseDataLoss(down.dataLoss);
+  const dataDifferences = compareRows(data, await readRows(db, before), lost, { verb: 'did not come back', tail: `; ${migration.downPath} has no data-loss note for them` });
+  if (dataDifferences.length > 0) return fail('data', dataDifferences, down);
+
+  const again = await attempt(() => runInTransaction(db, migration.up));
+  if (again) return fail('up-again', [again]);
+  const secondUp = compareSchemas(afterUp, await introspect(db), { expected: 'the schema after the first up', actual: 'the schema after the second up' });
+  if (secondUp.length > 0) return fail('up-again', secondUp);
+  return null;
 }
 
 /** The executor's procedure for one file: enforcement off outside the transaction, foreign_key_check before commit. */
@@ -133,7 +168,7 @@ export function parseDataLoss(notes: readonly string[]): { tables: Set<string>; 
   return { tables, columns };
 }
 
-function compareRows(before: TableRows, after: TableRows, lost: { tables: Set<string>; columns: Set<string> }, downPath: string): string[] {
+function compareRows(before: TableRows, after: TableRows, lost: { tables: Set<string>; columns: Set<string> }, phrase: { verb: string; tail: string }): string[] {
   const differences: string[] = [];
   for (const [table, { columns, rows }] of before) {
     if (rows.length === 0 || lost.tables.has(table)) continue;
@@ -141,7 +176,8 @@ function compareRows(before: TableRows, after: TableRows, lost: { tables: Set<st
     if (!now) continue; // the schema comparison already reports a missing table
     const kept = columns.filter((c) => now.columns.includes(c) && !lost.columns.has(`${table}.${c}`));
     if (kept.length === 0) continue;
-    const key = (row: Record<string, unknown>) => JSON.stringify(kept.map((c) => row[c]));
+    // Compared as text: a change of type affinity (integer 5 becoming text '5') keeps the value.
+    const key = (row: Record<string, unknown>) => JSON.stringify(kept.map((c) => (row[c] === null || row[c] === undefined ? null : Buffer.isBuffer(row[c]) ? `x'${(row[c] as Buffer).toString('hex')}'` : String(row[c]))));
     const remaining = new Map<string, number>();
     for (const row of now.rows) remaining.set(key(row), (remaining.get(key(row)) ?? 0) + 1);
     const missing = rows.filter((row) => {
@@ -155,7 +191,7 @@ function compareRows(before: TableRows, after: TableRows, lost: { tables: Set<st
     const show = (v: unknown) => (Buffer.isBuffer(v) ? `x'${v.toString('hex')}'` : v);
     const example = Object.fromEntries(kept.map((c) => [c, show(missing[0]![c])]));
     differences.push(
-      `${missing.length} of ${rows.length} rows of ${table} did not come back as they were in (${kept.join(', ')}), e.g. ${JSON.stringify(example)}; ${downPath} has no data-loss note for them`,
+      `${missing.length} of ${rows.length} rows of ${table} ${phrase.verb} as they were in (${kept.join(', ')}), e.g. ${JSON.stringify(example)}${phrase.tail}`,
     );
   }
   return differences;
