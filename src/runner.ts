@@ -11,7 +11,8 @@ import { compareSchemas } from './engine/diff/compare.js';
 import { computeDownMigration, renderDownFile, type SnapshotDiff, drizzleKitDiff } from './engine/diff/down.js';
 import { introspect } from './engine/diff/introspect.js';
 import { describeAmbiguities, parseRenameFlags, SPLIT_ADVICE } from './engine/diff/renames.js';
-import { findRenameCandidates, writeRenameMigration } from './engine/rename-migration.js';
+import { findRenameCandidates, modelsDifferFromLastSnapshot, writeMigrationFromModels } from './engine/rename-migration.js';
+import { repairAndTryMigration, type GeneratedMigrationCheck } from './engine/checks/generated.js';
 import { checkDownRestores, schemaAt } from './engine/diff/scratch.js';
 import { emptySnapshot, readSnapshot } from './engine/diff/snapshot.js';
 import { MigrateError } from './engine/errors.js';
@@ -375,7 +376,7 @@ export interface WrittenDownFile {
  * database that it restores the previous schema.
  */
 export async function writeDownFiles(
-  options: RunnerOptions & { revisions?: string[]; overwrite?: boolean; diff?: SnapshotDiff },
+  options: RunnerOptions & { revisions?: string[]; overwrite?: boolean; diff?: SnapshotDiff; skipCheck?: boolean },
 ): Promise<WrittenDownFile[]> {
   const ctx = context(options);
   let migrations = loadMigrations(ctx.folder);
@@ -404,7 +405,7 @@ export async function writeDownFiles(
   migrations = loadMigrations(ctx.folder);
   const results: WrittenDownFile[] = [];
   for (const { migration, template, dataLoss } of written) {
-    const problems = template ? [] : await checkDownRestores(migrations, migration.position).catch((error: Error) => [error.message]);
+    const problems = template || options.skipCheck ? [] : await checkDownRestores(migrations, migration.position).catch((error: Error) => [error.message]);
     results.push({ tag: migration.tag, path: migration.downPath, template, dataLoss, problems });
   }
   return results;
@@ -422,6 +423,10 @@ function drizzleKitBin(): string {
 export interface GenerateResult {
   /** What drizzle-kit wrote, with its down file. */
   downFiles: WrittenDownFile[];
+  /** The repairs made in the new files and what the trial on generated rows found (none for a custom migration). */
+  checks: GeneratedMigrationCheck[];
+  /** Set when drizzle-kit wrote nothing though the models differ from the last snapshot, and the migration was generated here. */
+  generatedHere?: string;
 }
 
 /** `generate`'s options: drizzle-kit's, plus answers to its rename questions. */
@@ -449,8 +454,8 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const renames = parseRenameFlags({ tables: options.renameTables, columns: options.renameColumns });
   if (renames.tables.length > 0 || renames.columns.length > 0) {
     if (options.custom) throw new MigrateError('BAD_RENAME', 'rename flags generate a migration from the models; a custom migration is written by hand (leave out --custom)');
-    const tag = await writeRenameMigration({ folder: ctx.folder, schemaPath, name: options.name ?? 'rename', renames });
-    return { downFiles: await writeDownFiles({ ...options, revisions: [tag], overwrite: false }) };
+    const tag = await writeMigrationFromModels({ folder: ctx.folder, schemaPath, name: options.name ?? 'rename', renames });
+    return checkGenerated(options, [tag]);
   }
   const before = journalLength(ctx.folder);
   const args = [drizzleKitBin(), 'generate'];
@@ -468,8 +473,23 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   }
   const after = existsSync(join(ctx.folder, 'meta', '_journal.json')) ? readJournal(ctx.folder).entries : [];
   const added = after.slice(before).map((e) => e.tag);
-  if (added.length === 0) return { downFiles: [] };
-  return { downFiles: await writeDownFiles({ ...options, revisions: added, overwrite: false }) };
+  if (options.custom) return { downFiles: await writeDownFiles({ ...options, revisions: added, overwrite: false }), checks: [] };
+  if (added.length > 0) return checkGenerated(options, added);
+  // drizzle-kit 0.31 says "No schema changes" for some changes it cannot ALTER (a new STORED generated column):
+  // when the models still differ from the last snapshot, the migration is generated here and repaired below.
+  const missed = await modelsDifferFromLastSnapshot(ctx.folder, schemaPath);
+  if (!missed) return { downFiles: [], checks: [] };
+  const tag = await writeMigrationFromModels({ folder: ctx.folder, schemaPath, name: options.name ?? 'migration', renames: { tables: [], columns: [] } });
+  return { ...(await checkGenerated(options, [tag])), generatedHere: missed };
+}
+
+/** Writes the down files of new migrations, then repairs and tries each (the trial checks the down file too). */
+async function checkGenerated(options: GenerateOptions, tags: string[]): Promise<GenerateResult> {
+  const downFiles = await writeDownFiles({ ...options, revisions: tags, overwrite: false, skipCheck: true });
+  const folder = context(options).folder;
+  const checks: GeneratedMigrationCheck[] = [];
+  for (const tag of tags) checks.push(await repairAndTryMigration(folder, tag));
+  return { downFiles, checks };
 }
 
 /** What to do when drizzle-kit had a rename question and no terminal: the flags that answer it, with the real names when they can be found. */

@@ -107,7 +107,16 @@ export function renderDownFiles(files: WrittenDownFile[]): string {
 }
 
 export function renderGenerate(result: GenerateResult): string {
-  return result.downFiles.length === 0 ? 'No new migration.' : renderDownFiles(result.downFiles);
+  if (result.downFiles.length === 0) return 'No new migration.';
+  const lines: string[] = [];
+  if (result.generatedHere) lines.push(`drizzle-kit wrote no migration: ${result.generatedHere}; generated it here from drizzle-kit's diff.`);
+  lines.push(renderDownFiles(result.downFiles));
+  for (const check of result.checks) {
+    for (const repair of check.repairs) lines.push(`Repaired ${shortPath(repair.file)}: ${repair.reason}`);
+    for (const warning of check.warnings) lines.push(`  warning: ${warning}`);
+    lines.push(`Tried ${check.tag} on generated rows: up (schema as the models, rows kept), down (schema and rows as before), up again: passed.`);
+  }
+  return lines.join('\n');
 }
 
 export function renderStatus(result: StatusResult): string {

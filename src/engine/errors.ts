@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'SCHEMA_MISMATCH'
   | 'DATABASE'
   | 'GENERATE_FAILED'
+  | 'GENERATED_MIGRATION_FAILS'
   | 'EXISTS'
   | 'LOCKED'
   | 'BACKUP'

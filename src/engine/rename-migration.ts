@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { modelSnapshot } from './checks/models.js';
+import { compareModelsWithSnapshot, modelSnapshot } from './checks/models.js';
 import { drizzleKitDiff, type SnapshotDiff } from './diff/down.js';
 import { describeAmbiguities, findAmbiguities, planRenames, SPLIT_ADVICE, type Ambiguity, type RenameRequest } from './diff/renames.js';
 import { emptySnapshot, readSnapshot, type SqliteSnapshot } from './diff/snapshot.js';
@@ -28,12 +28,23 @@ export async function findRenameCandidates(folder: string, schemaPath: string): 
 }
 
 /**
+ * When the models differ from the last snapshot though drizzle-kit's diff writes no SQL for it (a new STORED
+ * generated column, which drizzle-kit 0.31 skips), what differs; null when they agree.
+ */
+export async function modelsDifferFromLastSnapshot(folder: string, schemaPath: string, diff: SnapshotDiff = drizzleKitDiff): Promise<string | null> {
+  const { last } = readLast(folder);
+  const differences = await compareModelsWithSnapshot(last, await modelSnapshot(schemaPath, last.id), diff);
+  const missed = differences.filter((d) => d.kind === 'no-sql');
+  return missed.length > 0 ? missed.map((d) => d.message).join('; ') : null;
+}
+
+/**
  * Generates the next migration the way `drizzle-kit generate` would had it asked its rename questions in a terminal
  * and been given these answers: the renames first, then drizzle-kit's own diff for the rest, written in drizzle-kit's
  * layout (SQL file, snapshot with `_meta` recording the renames, journal entry), journal last. Everything is checked
  * before anything is written. Returns the new tag.
  */
-export async function writeRenameMigration(
+export async function writeMigrationFromModels(
   options: { folder: string; schemaPath: string; name: string; renames: RenameRequest },
   diff: SnapshotDiff = drizzleKitDiff,
 ): Promise<string> {

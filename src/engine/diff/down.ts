@@ -1,3 +1,4 @@
+import { parseStatement } from '../lint/statements.js';
 import { renameColumn, renameTable, type ColumnRename, type TableRename } from './renames.js';
 import type { SnapshotColumn, SnapshotTable, SqliteSnapshot } from './snapshot.js';
 
@@ -46,7 +47,8 @@ export async function computeDownMigration(before: SqliteSnapshot, after: Sqlite
   const dataLoss: string[] = [];
   const dropped = withoutAdditions(renamedBack, before, dataLoss);
   const restored = withRemovalsBack(dropped, before, dataLoss);
-  statements.push(...(await diff(renamedBack, dropped)), ...(await diff(dropped, restored)), ...(await diff(restored, before)));
+  const addedBack = (await diff(dropped, restored)).map((sql) => explainPlaceholder(sql, restored, before));
+  statements.push(...(await diff(renamedBack, dropped)), ...addedBack, ...(await diff(restored, before)));
   return { statements, dataLoss };
 }
 
@@ -110,6 +112,19 @@ function withRemovalsBack(dropped: SqliteSnapshot, before: SqliteSnapshot, dataL
   }
   pruneDanglingReferences(result);
   return result;
+}
+
+/**
+ * SQLite cannot ADD a NOT NULL column without a default to a table with rows, so such a column comes back with a
+ * placeholder default that the rebuild of stage 4 removes again: says so above the ADD, for the reviewer.
+ */
+function explainPlaceholder(sql: string, restored: SqliteSnapshot, before: SqliteSnapshot): string {
+  const added = parseStatement({ statement: 0, sql });
+  if (added.kind !== 'add-column') return sql;
+  const column = before.tables[added.table]?.columns[added.column];
+  if (!column || !needsPlaceholder(column)) return sql;
+  const placeholder = restored.tables[added.table]?.columns[added.column]?.default;
+  return `-- repaired: ${added.table}.${added.column} comes back NOT NULL with ${String(placeholder)} in every row (the values the up migration dropped are gone); SQLite cannot add it without a default to a table with rows, so the rebuild below removes this placeholder default again\n${sql}`;
 }
 
 function needsPlaceholder(column: SnapshotColumn): boolean {
