@@ -27,12 +27,13 @@ describe('crash safety', () => {
         await runner.upgrade({ url: `file:${project.path(seed)}`, migrationsFolder: project.path('drizzle'), backup: false });
       }
       // Backups on every other run, so kills land in the backup as well as in the migration.
-      const total = await timeRun(project, seed, 'timing.db', [...args, '--no-backup']);
+      // The faster of two timing runs: one slowed by a busy machine would put the kill points after the end.
+      const total = Math.min(await timeRun(project, seed, 'timing.db', [...args, '--no-backup']), await timeRun(project, seed, 'timing.db', [...args, '--no-backup']));
       let killedCount = 0;
       for (let i = 0; i < points; i++) {
         const file = `kill-${direction}-${i}.db`;
         copyFileSync(project.path(seed), project.path(file));
-        const delayMs = Math.round(total * (0.3 + (0.8 * i) / points));
+        const delayMs = Math.round(total * (0.15 + (0.75 * i) / points));
         const outcome = await runAndKill(project, file, i % 2 === 0 ? [...args, '--no-backup'] : args, delayMs);
         if (outcome.killed) killedCount++;
 
