@@ -2,6 +2,7 @@ import type { Driver, Queryable } from '../db/driver.js';
 import { recordApplied, recordReverted } from './bookkeeping.js';
 import { MigrateError } from './errors.js';
 import { explainConstraintFailure } from './explain.js';
+import { findForeignKeyViolations } from './foreign-keys.js';
 import type { Migration, SqlFile } from './journal.js';
 import type { Direction, HistoryState, Plan } from './plan.js';
 import { BASE, revisionLabel } from './revisions.js';
@@ -118,7 +119,7 @@ export async function runFile(db: Queryable, file: SqlFile): Promise<void> {
 }
 
 async function assertForeignKeys(db: Queryable, file: SqlFile): Promise<void> {
-  const violations = await db.all<{ table: string; rowid: number | null; parent: string }>('PRAGMA foreign_key_check');
+  const violations = await findForeignKeyViolations(db);
   if (violations.length === 0) return;
   const first = violations[0]!;
   throw new MigrateError(

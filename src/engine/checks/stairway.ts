@@ -4,6 +4,7 @@ import { introspect, type NormalizedSchema } from '../diff/introspect.js';
 import { withScratchDatabase } from '../diff/scratch.js';
 import { MigrateError } from '../errors.js';
 import { runFile } from '../executor.js';
+import { findForeignKeyViolations } from '../foreign-keys.js';
 import type { Migration, SqlFile } from '../journal.js';
 import { quoteIdentifier as q } from '../lint/statements.js';
 import { Counter, seedRows, snapshotForeignKeys, type SeedForeignKey } from './seed.js';
@@ -124,7 +125,7 @@ async function runInTransaction(db: Driver, file: SqlFile): Promise<void> {
   try {
     await db.transaction(async (tx) => {
       await runFile(tx, file);
-      const violations = await tx.all<{ table: string; parent: string }>('PRAGMA foreign_key_check');
+      const violations = await findForeignKeyViolations(tx);
       if (violations.length > 0) {
         const first = violations[0]!;
         throw new MigrateError('FOREIGN_KEY_VIOLATION', `${file.path}: ${violations.length} row(s) violate foreign keys afterwards, e.g. a row of ${first.table} references a missing row of ${first.parent}`);
