@@ -7,22 +7,37 @@ import type { DatabaseLocation } from './url.js';
 
 /** How long a writer waits for another connection's lock before failing. */
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** Enough for every distinct query of a run; a bound so that generated SQL cannot grow the cache without end. */
+const MAX_CACHED_STATEMENTS = 1000;
 
 export class BetterSqliteDriver implements Driver {
   readonly name = 'better-sqlite3';
 
+  /** Prepared statements by SQL text: the stairway and introspection run the same few queries thousands of times. */
+  private readonly statements = new Map<string, Database.Statement>();
+
   constructor(private readonly db: Database.Database) {}
+
+  private prepare(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
 
   async exec(sql: string): Promise<void> {
     this.db.exec(sql);
   }
 
   async all<T = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    return this.db.prepare(sql).all(...params) as T[];
+    return this.prepare(sql).all(...params) as T[];
   }
 
   async run(sql: string, params: readonly unknown[] = []): Promise<void> {
-    this.db.prepare(sql).run(...params);
+    this.prepare(sql).run(...params);
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {

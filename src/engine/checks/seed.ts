@@ -28,7 +28,7 @@ export interface SeedForeignKey {
 }
 
 /**
- * Inserts `count` generated rows into every table, parents before children (following the table's foreign keys
+ * Tops every table up to `count` generated rows, parents before children (following the table's foreign keys
  * and the `plannedKeys` a migration is about to add), with values that fit: each value
  * of the column's type affinity, unique across the whole run (so UNIQUE and PRIMARY KEY hold), never NULL,
  * and foreign keys pointing at existing parent rows (a self-reference points at its own row). Runs with
@@ -57,11 +57,16 @@ export async function seedRows(
   await db.exec('PRAGMA foreign_keys = OFF');
   try {
     for (const table of parentsFirst(tables, info)) {
+      // A table that already holds enough rows (from the steps before) is left as it is: rows pile up otherwise,
+      // and every later step reads and compares them all.
+      const [{ n: present } = { n: 0 }] = await db.all<{ n: number }>(`SELECT count(*) AS n FROM ${q(table)}`);
+      if (present >= count) continue;
+      const missing = count - present;
       const { columns, foreignKeys } = info.get(table)!;
       const insertable = columns.filter((c) => c.hidden === 0);
       const parentRows = new Map<SeedForeignKey, Record<string, unknown>[]>();
       for (const fk of foreignKeys) if (fk.parent !== table) parentRows.set(fk, await unreferencedParents(db, table, fk));
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < missing; i++) {
         const row: Record<string, unknown> = {};
         for (const column of insertable) row[column.name] = valueFor(column.type, counter.next());
         let fits = true;

@@ -59,14 +59,28 @@ interface MasterRow {
   sql: string | null;
 }
 
+/** Table shapes by connection, keyed by the SQL they follow from; shared, so never modified by a caller. */
+const shapeCache = new WeakMap<Queryable, Map<string, TableShape>>();
+
 export async function introspect(db: Queryable): Promise<NormalizedSchema> {
   const objects = await db.all<MasterRow>(
     "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
   );
   const schema: NormalizedSchema = { tables: {}, views: {}, triggers: {} };
+  // A table's shape follows from its SQL and its indexes' SQL: reused while those are unchanged (the stairway
+  // introspects the same tables four times per migration).
+  let cache = shapeCache.get(db);
+  if (!cache) shapeCache.set(db, (cache = new Map()));
+  const indexSql = new Map<string, string[]>();
+  for (const object of objects) if (object.type === 'index') indexSql.set(object.tbl_name, [...(indexSql.get(object.tbl_name) ?? []), `${object.name}\u0000${object.sql ?? ''}`]);
   for (const object of objects) {
     if (BOOKKEEPING_TABLES.has(object.tbl_name)) continue;
-    if (object.type === 'table') schema.tables[object.name] = await tableShape(db, object);
+    if (object.type === 'table') {
+      const key = [object.name, object.sql ?? '', ...(indexSql.get(object.name) ?? [])].join('\u0001');
+      let shape = cache.get(key);
+      if (!shape) cache.set(key, (shape = await tableShape(db, object)));
+      schema.tables[object.name] = shape;
+    }
     else if (object.type === 'view') schema.views[object.name] = normalizeSql(object.sql ?? '');
     else if (object.type === 'trigger') schema.triggers[object.name] = normalizeSql(object.sql ?? '');
   }
