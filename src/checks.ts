@@ -38,7 +38,7 @@ async function withReadOnlyDatabase<T>(url: string, fn: (db: Driver) => Promise<
   const db =
     location.kind === 'file' && existsSync(location.path)
       ? openBetterSqlite({ ...location, readonly: true, fileMustExist: true })
-      : openDatabase(url, { readOnly: true });
+      : await openDatabase(url, { readOnly: true });
   try {
     return await fn(db);
   } catch (error) {

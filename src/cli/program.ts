@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { MigrateError } from '../engine/errors.js';
 import type { RunnerEvent } from '../runner.js';
 import * as runner from '../runner.js';
+import type { WrittenDownFile } from '../generate.js';
 import * as render from './render.js';
 import { printOfflineSql, registerSchemaCommands } from './schema-commands.js';
 import { requireSourceCheckout } from './source-only.js';
@@ -11,6 +12,9 @@ export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
 }
+
+/** Making migrations loads drizzle-kit's helpers: only the commands that make them pay for it. */
+const generation = () => import('../generate.js');
 
 const processIo: Io = {
   out: (text) => process.stdout.write(text),
@@ -224,7 +228,7 @@ function buildProgram(io: Io): Command {
       requireSourceCheckout('generate');
       const { options, where } = globals(command);
       const o = options as GlobalOptions & { name?: string; custom?: boolean; config?: string; renameTable?: string[]; renameColumn?: string[] };
-      const result = await runner.generate({
+      const result = await (await generation()).generate({
         ...where,
         name: o.name,
         custom: o.custom,
@@ -247,7 +251,7 @@ function buildProgram(io: Io): Command {
       requireSourceCheckout('new');
       const { options, where } = globals(command);
       const o = options as GlobalOptions & { config?: string };
-      const result = await runner.generate({ ...where, name, custom: true, config: o.config });
+      const result = await (await generation()).generate({ ...where, name, custom: true, config: o.config });
       print(o.json, result, render.renderGenerate(result));
     });
 
@@ -260,7 +264,7 @@ function buildProgram(io: Io): Command {
       requireSourceCheckout('write-down');
       const { options, where } = globals(command);
       const o = options as GlobalOptions & { overwrite?: boolean };
-      const files = await runner.writeDownFiles({ ...where, revisions, overwrite: o.overwrite });
+      const files = await (await generation()).writeDownFiles({ ...where, revisions, overwrite: o.overwrite });
       if (!o.json) print(o.json, { files }, render.renderDownFiles(files));
       failOnDownProblems(files);
       if (o.json) print(o.json, { files }, '');
@@ -287,7 +291,7 @@ function protection(flags: ProtectionFlags): { backup: boolean; keepBackups: num
   return { backup: flags.backup !== false, keepBackups: keep };
 }
 
-function failOnDownProblems(files: runner.WrittenDownFile[]): void {
+function failOnDownProblems(files: WrittenDownFile[]): void {
   const broken = files.filter((f) => f.problems.length > 0);
   if (broken.length > 0) {
     throw new MigrateError(

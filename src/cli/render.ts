@@ -1,6 +1,7 @@
 import { isAbsolute, relative } from 'node:path';
 import type { BackupInfo } from '../engine/backup.js';
-import type { RestoreResult, RunnerEvent, StatusResult, CurrentResult, GenerateResult, HistoryResult, MigrateResult, ShowResult, StampResult, WrittenDownFile } from '../runner.js';
+import type { GenerateResult, WrittenDownFile } from '../generate.js';
+import type { RestoreResult, RunnerEvent, StatusResult, CurrentResult, HistoryResult, MigrateResult, ShowResult, StampResult } from '../runner.js';
 
 /** A path relative to the working directory when it lies inside it. */
 export function shortPath(path: string): string {

@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
-import * as checks from '../checks.js';
+import type * as checks from '../checks.js';
 import { SCHEMA_PATH } from '../config.js';
 import { assertNever } from '../engine/errors.js';
 import type { StairwayStage } from '../engine/checks/stairway.js';
 import { ANALYZERS } from '../engine/lint/index.js';
 import type { CommandKit, GlobalOptions } from './program.js';
 import { requireSourceCheckout } from './source-only.js';
+
+/** The checks load drizzle-kit's API, the models and the lint analyzers: only these commands pay for them. */
+const loadChecks = () => import('../checks.js');
 
 /** `check`, `verify` and `lint`: the commands that judge migrations rather than run them. */
 export function registerSchemaCommands(program: Command, kit: CommandKit): void {
@@ -16,7 +19,7 @@ export function registerSchemaCommands(program: Command, kit: CommandKit): void 
     .action(async (_opts: unknown, command: Command) => {
       requireSourceCheckout('check');
       const { options, where } = kit.globals(command);
-      const result = await checks.check({ ...where, schemaPath: options.schema as string | undefined });
+      const result = await (await loadChecks()).check({ ...where, schemaPath: options.schema as string | undefined });
       kit.print(options.json, result, renderCheck(result));
       if (!result.ok) process.exitCode = 1;
     });
@@ -26,7 +29,7 @@ export function registerSchemaCommands(program: Command, kit: CommandKit): void 
     .description('stairway test on a scratch in-memory database: for each migration, rows in every table, up, down (schema and rows back?), up again')
     .action(async (_opts: unknown, command: Command) => {
       const { options, where } = kit.globals(command);
-      const result = await checks.verify(where);
+      const result = await (await loadChecks()).verify(where);
       kit.print(options.json, result, renderVerify(result));
       if (!result.ok) process.exitCode = 1;
     });
@@ -39,7 +42,7 @@ export function registerSchemaCommands(program: Command, kit: CommandKit): void 
     .addHelpText('after', `\nChecks:\n${ANALYZERS.map((a) => `  ${a.summary}`).join('\n')}`)
     .action(async (target: string, _opts: unknown, command: Command) => {
       const { options, where } = kit.globals(command);
-      const result = await checks.lint({ ...where, target, strict: options.strict === true });
+      const result = await (await loadChecks()).lint({ ...where, target, strict: options.strict === true });
       kit.print(options.json, result, renderLint(result));
       if (!result.ok) process.exitCode = 1;
     });
@@ -53,7 +56,7 @@ export async function printOfflineSql(kit: CommandKit, direction: 'up' | 'down',
   const { options, where } = kit.globals(command);
   const o = options as GlobalOptions & { sql?: boolean; allowModified?: boolean; allowOutOfOrder?: boolean };
   if (!o.sql) return false;
-  const result = await checks.offlineSql({ ...where, direction, target, allowModified: o.allowModified, allowOutOfOrder: o.allowOutOfOrder });
+  const result = await (await loadChecks()).offlineSql({ ...where, direction, target, allowModified: o.allowModified, allowOutOfOrder: o.allowOutOfOrder });
   kit.print(o.json, result, result.sql.trimEnd());
   return true;
 }

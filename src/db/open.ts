@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { openBetterSqlite } from './better-sqlite3.js';
 import type { Driver } from './driver.js';
-import { openLibsql } from './libsql.js';
 import { MigrateError } from '../engine/errors.js';
 import { parseDatabaseUrl } from './url.js';
 
@@ -17,11 +16,15 @@ export interface OpenOptions {
  * Opens the database named by a URL with the driver the runner applies migrations through: better-sqlite3
  * for a file or memory, @libsql/client for a remote libSQL server (auth token from DATABASE_AUTH_TOKEN).
  */
-export function openDatabase(url: string, options: OpenOptions = {}): Driver {
+export async function openDatabase(url: string, options: OpenOptions = {}): Promise<Driver> {
   const location = parseDatabaseUrl(url);
   switch (location.kind) {
-    case 'remote':
+    case 'remote': {
+      // Loaded only for a remote server: @libsql/client (its HTTP/WebSocket stack and native addon) is most of the
+      // start-up time of a command on a local file.
+      const { openLibsql } = await import('./libsql.js');
       return openLibsql(location.url);
+    }
     case 'memory':
       return openBetterSqlite(location);
     case 'file':
