@@ -8,7 +8,8 @@ import { after, describe, it } from 'node:test';
 import { verify } from '../src/checks.js';
 import { openBetterSqlite } from '../src/db/better-sqlite3.js';
 import { Counter, seedRows, valueFor } from '../src/engine/checks/seed.js';
-import { parseDataLoss, runStairway } from '../src/engine/checks/stairway.js';
+import { parseDataLoss, runStairway, tablesNamedBy } from '../src/engine/checks/stairway.js';
+import { splitStatements } from '../src/engine/journal.js';
 import { introspect } from '../src/engine/diff/introspect.js';
 import { loadMigrations } from '../src/engine/journal.js';
 import { writeMigrations, type HandMigration } from './helpers/migrations.js';
@@ -208,6 +209,19 @@ describe('verify: generated rows', () => {
     assert.ok(Buffer.isBuffer(valueFor('BLOB', 7)));
     assert.equal(valueFor('', 7), 'value 7');
     assert.equal(valueFor('decimal(10,2)', 7), 7);
+  });
+});
+
+describe('verify: the tables whose rows a migration can change', () => {
+  const file = (text: string) => ({ path: 'x.sql', text, statements: splitStatements(text) });
+  it("names every table drizzle-kit's statements touch, a rebuild's old and new names included", () => {
+    const up = file(
+      'PRAGMA foreign_keys=OFF;--> statement-breakpoint\nCREATE TABLE `__new_a` (`id` integer);--> statement-breakpoint\nINSERT INTO `__new_a`("id") SELECT "id" FROM `a`;--> statement-breakpoint\nDROP TABLE `a`;--> statement-breakpoint\nALTER TABLE `__new_a` RENAME TO `a`;--> statement-breakpoint\nALTER TABLE `b` ADD `c` text;--> statement-breakpoint\nCREATE INDEX `i` ON `d` (`x`);--> statement-breakpoint\nCREATE VIEW `v` AS select * from e;',
+    );
+    assert.deepEqual([...tablesNamedBy([up])!].sort(), ['__new_a', 'a', 'b', 'd']);
+  });
+  it('is unknown (every table is read) when a statement is hand-written SQL such as an UPDATE', () => {
+    assert.equal(tablesNamedBy([file('ALTER TABLE `b` ADD `c` text;--> statement-breakpoint\nUPDATE `b` SET `c` = 1;')]), null);
   });
 });
 

@@ -1,15 +1,15 @@
+import { existsSync } from 'node:fs';
 import type { Driver, Queryable } from '../../db/driver.js';
 import { compareSchemas } from '../diff/compare.js';
 import { introspect, type NormalizedSchema } from '../diff/introspect.js';
 import { withScratchDatabase } from '../diff/scratch.js';
-import { MigrateError } from '../errors.js';
+import { readSnapshot } from '../diff/snapshot.js';
+import { assertNever, MigrateError } from '../errors.js';
 import { runFile } from '../executor.js';
 import { findForeignKeyViolations } from '../foreign-keys.js';
 import type { Migration, SqlFile } from '../journal.js';
-import { quoteIdentifier as q } from '../lint/statements.js';
+import { parseMigrationStatements, quoteIdentifier as q, stripComments } from '../lint/statements.js';
 import { Counter, seedRows, snapshotForeignKeys, type SeedForeignKey } from './seed.js';
-import { readSnapshot } from '../diff/snapshot.js';
-import { existsSync } from 'node:fs';
 
 /** Where a migration failed the stairway: its up, its down, the schema or rows after the down, or the second up. */
 export type StairwayStage = 'up' | 'down' | 'schema' | 'data' | 'up-again';
@@ -83,7 +83,9 @@ export async function stairwayStep(db: Driver, migration: Migration, options: St
   });
   const before = await introspect(db);
   for (const warning of await seedRows(db, before, options.rowsPerTable, options.counter, options.plannedKeys)) options.warnings.push(`before ${migration.tag}: ${warning}`);
-  const data = await readRows(db, before);
+  // Only the tables the files name can change (foreign keys are off, so nothing cascades): the others are not read.
+  const named = tablesNamedBy([migration.up, ...(migration.down ? [migration.down] : [])]);
+  const data = await readRows(db, before, named);
 
   const up = await attempt(() => runInTransaction(db, migration.up));
   if (up) return fail('up', [up]);
@@ -93,7 +95,7 @@ export async function stairwayStep(db: Driver, migration: Migration, options: St
     if (differences.length > 0) return fail('schema', differences);
   }
   if (options.rowsKeptByUp) {
-    const changed = compareRows(data, await readRows(db, afterUp), { tables: new Set(), columns: new Set() }, { verb: 'did not come through the up', tail: '' });
+    const changed = compareRows(data, await readRows(db, afterUp, named), { tables: new Set(), columns: new Set() }, { verb: 'did not come through the up', tail: '' });
     if (changed.length > 0) return fail('data', changed);
   }
 
@@ -109,7 +111,7 @@ export async function stairwayStep(db: Driver, migration: Migration, options: St
   if (schemaDifferences.length > 0) return fail('schema', schemaDifferences, down);
 
   const lost = parseDataLoss(down.dataLoss);
-  const dataDifferences = compareRows(data, await readRows(db, before), lost, { verb: 'did not come back', tail: `; ${migration.downPath} has no data-loss note for them` });
+  const dataDifferences = compareRows(data, await readRows(db, before, named), lost, { verb: 'did not come back', tail: `; ${migration.downPath} has no data-loss note for them` });
   if (dataDifferences.length > 0) return fail('data', dataDifferences, down);
 
   const again = await attempt(() => runInTransaction(db, migration.up));
@@ -147,9 +149,48 @@ async function attempt(fn: () => Promise<void>): Promise<string | null> {
 
 type TableRows = Map<string, { columns: string[]; rows: Record<string, unknown>[] }>;
 
-async function readRows(db: Queryable, schema: NormalizedSchema): Promise<TableRows> {
+/**
+ * The tables whose rows a migration's files can change: every table their statements name, or null (all of them)
+ * when a statement is not one the parser knows (an UPDATE, a DELETE, anything hand-written).
+ */
+export function tablesNamedBy(files: readonly SqlFile[]): Set<string> | null {
+  const named = new Set<string>();
+  for (const statement of parseMigrationStatements(files.flatMap((f) => f.statements))) {
+    switch (statement.kind) {
+      case 'create-table':
+      case 'drop-table':
+      case 'drop-column':
+      case 'add-column':
+      case 'rename-column':
+      case 'create-index':
+      case 'create-trigger':
+        named.add(statement.table);
+        break;
+      case 'rename-table':
+        named.add(statement.table).add(statement.to);
+        break;
+      case 'insert-select':
+        named.add(statement.table).add(statement.from);
+        break;
+      case 'drop-index':
+      case 'create-view':
+      case 'drop-view':
+      case 'drop-trigger':
+        break;
+      case 'other':
+        if (!/^pragma\s+foreign_keys\s*=\s*(?:on|off)\s*;?$/i.test(stripComments(statement.sql).trim())) return null;
+        break;
+      default:
+        assertNever(statement);
+    }
+  }
+  return named;
+}
+
+async function readRows(db: Queryable, schema: NormalizedSchema, only: Set<string> | null = null): Promise<TableRows> {
   const data: TableRows = new Map();
   for (const [table, shape] of Object.entries(schema.tables)) {
+    if (only && !only.has(table)) continue;
     const columns = Object.entries(shape.columns).filter(([, c]) => c.hidden === 0).map(([name]) => name);
     const present = await db.all<{ n: number }>("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?", [table]);
     if (present[0]?.n !== 1 || columns.length === 0) continue;
