@@ -43,9 +43,24 @@ export async function seedRows(
   plannedKeys: Readonly<Record<string, SeedForeignKey[]>> = {},
 ): Promise<string[]> {
   const warnings: string[] = [];
-  const tables = Object.keys(schema.tables);
+  // A table that already holds enough rows (from the steps before) is left as it is: rows would pile up otherwise,
+  // and every later step would read and compare them all. Only the tables to fill, and their parents, are examined.
+  const present = new Map<string, number>();
+  for (const table of Object.keys(schema.tables)) {
+    const [{ n } = { n: 0 }] = await db.all<{ n: number }>(`SELECT count(*) AS n FROM ${q(table)}`);
+    present.set(table, n);
+  }
+  const tables = [...present].filter(([, n]) => n < count).map(([table]) => table);
+  if (tables.length === 0) return warnings;
   const info = new Map<string, { columns: ColumnInfo[]; foreignKeys: SeedForeignKey[] }>();
-  for (const table of tables) info.set(table, { columns: await columnsOf(db, table), foreignKeys: [] });
+  const load = async (table: string) => {
+    if (!info.has(table) && present.has(table)) info.set(table, { columns: await columnsOf(db, table), foreignKeys: [] });
+  };
+  for (const table of tables) {
+    await load(table);
+    for (const { parent } of await db.all<{ parent: string }>('SELECT DISTINCT "table" AS parent FROM pragma_foreign_key_list(?)', [table])) await load(parent);
+    for (const fk of plannedKeys[table] ?? []) await load(fk.parent);
+  }
   for (const table of tables) {
     // Keys the next migration adds are followed too: rows that break them would fail it for no fault of its own.
     const has = (t: string, columns: string[]) => columns.every((c) => info.get(t)?.columns.some((x) => x.name === c));
@@ -57,11 +72,7 @@ export async function seedRows(
   await db.exec('PRAGMA foreign_keys = OFF');
   try {
     for (const table of parentsFirst(tables, info)) {
-      // A table that already holds enough rows (from the steps before) is left as it is: rows pile up otherwise,
-      // and every later step reads and compares them all.
-      const [{ n: present } = { n: 0 }] = await db.all<{ n: number }>(`SELECT count(*) AS n FROM ${q(table)}`);
-      if (present >= count) continue;
-      const missing = count - present;
+      const missing = count - present.get(table)!;
       const { columns, foreignKeys } = info.get(table)!;
       const insertable = columns.filter((c) => c.hidden === 0);
       const parentRows = new Map<SeedForeignKey, Record<string, unknown>[]>();
