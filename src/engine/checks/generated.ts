@@ -1,14 +1,14 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Queryable } from '../../db/driver.js';
 import { drizzleKitDiff, type SnapshotDiff } from '../diff/down.js';
-import { introspect, type NormalizedSchema } from '../diff/introspect.js';
 import { repairMigration, type SchemaFacts, type TableDefinition } from '../diff/repair.js';
 import { withScratchDatabase } from '../diff/scratch.js';
-import { emptySnapshot, readSnapshot, type SqliteSnapshot } from '../diff/snapshot.js';
+import { emptySnapshot, readSnapshot } from '../diff/snapshot.js';
 import { MigrateError } from '../errors.js';
 import { runFile } from '../executor.js';
 import { loadMigrations, splitStatements, STATEMENT_BREAKPOINT, type Migration } from '../journal.js';
 import { parseMigrationStatements } from '../lint/statements.js';
+import { schemaOfStatements } from './models.js';
 import { Counter, snapshotForeignKeys } from './seed.js';
 import { ROWS_PER_TABLE, stairwayStep } from './stairway.js';
 
@@ -32,11 +32,17 @@ export interface GeneratedMigrationCheck {
  * up again. Throws `GENERATED_MIGRATION_FAILS` naming the migration and the failing statement; the files stay.
  */
 export async function repairAndTryMigration(folder: string, tag: string, diff: SnapshotDiff = drizzleKitDiff): Promise<GeneratedMigrationCheck> {
-  const repairs = await repairFiles(folder, tag, diff);
-  const migrations = loadMigrations(folder);
-  const migration = migrations.find((m) => m.tag === tag)!;
-  const snapshot = readSnapshot(migration.snapshotPath);
-  const expected = await schemaOfSnapshot(snapshot, diff);
+  const loaded = loadMigrations(folder);
+  const original = loaded.find((m) => m.tag === tag);
+  if (!original) throw new MigrateError('JOURNAL', `${tag} is not in the journal`);
+  const before = original.position === 0 ? emptySnapshot() : readSnapshot(loaded[original.position - 1]!.snapshotPath);
+  const after = readSnapshot(original.snapshotPath);
+  // drizzle-kit's SQL for the models, once: the tables the up file must leave, and the schema it must give.
+  const afterSql = await diff(emptySnapshot(), after);
+  const repairs = await repairFiles(loaded, original, tableDefinitions(afterSql), async () => tableDefinitions(await diff(emptySnapshot(), before)));
+  const migrations = repairs.length > 0 ? loadMigrations(folder) : loaded;
+  const migration = migrations[original.position]!;
+  const expected = await schemaOfStatements(afterSql);
   const warnings: string[] = [];
   const failure = await withScratchDatabase(async (db) => {
     for (const previous of migrations.slice(0, migration.position)) await runFile(db, previous.up);
@@ -47,7 +53,7 @@ export async function repairAndTryMigration(folder: string, tag: string, diff: S
       warnings,
       expectedAfterUp: { schema: expected, label: 'the models (its snapshot)' },
       rowsKeptByUp: true,
-      plannedKeys: snapshotForeignKeys(snapshot),
+      plannedKeys: snapshotForeignKeys(after),
     });
   });
   if (failure) {
@@ -71,34 +77,34 @@ function advice(migration: Migration): string {
 }
 
 /** Repairs the up file on the schema of the migrations before it, then the down file on the schema after the repaired up. */
-async function repairFiles(folder: string, tag: string, diff: SnapshotDiff): Promise<Repair[]> {
-  const migrations = loadMigrations(folder);
-  const migration = migrations.find((m) => m.tag === tag);
-  if (!migration) throw new MigrateError('JOURNAL', `${tag} is not in the journal`);
-  const before = migration.position === 0 ? emptySnapshot() : readSnapshot(migrations[migration.position - 1]!.snapshotPath);
-  const after = readSnapshot(migration.snapshotPath);
+async function repairFiles(
+  migrations: readonly Migration[],
+  migration: Migration,
+  upTarget: Record<string, TableDefinition>,
+  downTarget: () => Promise<Record<string, TableDefinition>>,
+): Promise<Repair[]> {
   return withScratchDatabase(async (db) => {
     for (const previous of migrations.slice(0, migration.position)) await runFile(db, previous.up);
-    const repairs = repairFile(migration.up.path, await schemaFacts(db), await tableDefinitions(after, diff));
-    const up = readFileSync(migration.up.path, 'utf8');
+    const up = repairFile(migration.up, await schemaFacts(db), upTarget);
     try {
-      await runFile(db, { path: migration.up.path, text: up, statements: splitStatements(up) });
+      await runFile(db, { path: migration.up.path, text: up.text, statements: splitStatements(up.text) });
     } catch {
-      return repairs; // the trial reports it; the down file cannot be repaired against a schema the up never made
+      return up.repairs; // the trial reports it; the down file cannot be repaired against a schema the up never made
     }
-    if (migration.down) repairs.push(...repairFile(migration.downPath, await schemaFacts(db), await tableDefinitions(before, diff)));
-    return repairs;
+    if (!migration.down) return up.repairs;
+    return [...up.repairs, ...repairFile(migration.down, await schemaFacts(db), await downTarget()).repairs];
   });
 }
 
-function repairFile(path: string, facts: SchemaFacts, target: Record<string, TableDefinition>): Repair[] {
-  const text = readFileSync(path, 'utf8');
+/** Repairs one file, writing it when anything changed; returns its text as it now is. */
+function repairFile(file: { path: string; text: string }, facts: SchemaFacts, target: Record<string, TableDefinition>): { text: string; repairs: Repair[] } {
   // drizzle-kit writes `statement;\n--> statement-breakpoint\nstatement;`: splitting keeps each chunk's text as it was.
-  const chunks = text.split(new RegExp(`${STATEMENT_BREAKPOINT}\\n?`));
+  const chunks = file.text.split(new RegExp(`${STATEMENT_BREAKPOINT}\\n?`));
   const repaired = repairMigration(chunks, facts, target);
-  if (repaired.repairs.length === 0) return [];
-  writeFileSync(path, repaired.chunks.join(`${STATEMENT_BREAKPOINT}\n`));
-  return repaired.repairs.map((reason) => ({ file: path, reason }));
+  if (repaired.repairs.length === 0) return { text: file.text, repairs: [] };
+  const text = repaired.chunks.join(`${STATEMENT_BREAKPOINT}\n`);
+  writeFileSync(file.path, text);
+  return { text, repairs: repaired.repairs.map((reason) => ({ file: file.path, reason })) };
 }
 
 /** The facts the repairs need about a database: tables' columns and AUTOINCREMENT, views and triggers with their SQL. */
@@ -117,24 +123,15 @@ export async function schemaFacts(db: Queryable): Promise<SchemaFacts> {
   return facts;
 }
 
-/** drizzle-kit's own CREATE TABLE and CREATE INDEX statements for every table of a snapshot. */
-export async function tableDefinitions(snapshot: SqliteSnapshot, diff: SnapshotDiff = drizzleKitDiff): Promise<Record<string, TableDefinition>> {
+/** drizzle-kit's own CREATE TABLE and CREATE INDEX statements for every table, from its SQL for a whole snapshot. */
+export function tableDefinitions(statements: readonly string[]): Record<string, TableDefinition> {
   const definitions: Record<string, TableDefinition> = {};
-  const statements = await diff(emptySnapshot(), { ...snapshot, views: {} });
-  for (const parsed of parseMigrationStatements(statements)) {
-    if (parsed.kind === 'create-table') definitions[parsed.table] = { createTable: parsed.sql, createIndexes: [] };
+  const parsed = parseMigrationStatements(statements);
+  for (const statement of parsed) {
+    if (statement.kind === 'create-table') definitions[statement.table] = { createTable: statement.sql, createIndexes: [] };
   }
-  for (const parsed of parseMigrationStatements(statements)) {
-    if (parsed.kind === 'create-index') definitions[parsed.table]?.createIndexes.push(parsed.sql);
+  for (const statement of parsed) {
+    if (statement.kind === 'create-index') definitions[statement.table]?.createIndexes.push(statement.sql);
   }
   return definitions;
-}
-
-/** The schema drizzle-kit's SQL for a snapshot gives on an empty database. */
-async function schemaOfSnapshot(snapshot: SqliteSnapshot, diff: SnapshotDiff): Promise<NormalizedSchema> {
-  const statements = await diff(emptySnapshot(), snapshot);
-  return withScratchDatabase(async (db) => {
-    for (const statement of statements) await db.exec(statement);
-    return introspect(db);
-  });
 }

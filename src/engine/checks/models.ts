@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compareSchemas } from '../diff/compare.js';
 import { drizzleKitDiff, type SnapshotDiff } from '../diff/down.js';
-import { introspect } from '../diff/introspect.js';
+import { introspect, type NormalizedSchema } from '../diff/introspect.js';
 import { schemaAt, withScratchDatabase } from '../diff/scratch.js';
 import { findAmbiguities } from '../diff/renames.js';
 import { emptySnapshot, type SqliteSnapshot } from '../diff/snapshot.js';
@@ -101,10 +101,14 @@ export async function compareModelsWithMigrations(
   label = 'the models',
 ): Promise<string[]> {
   const fromMigrations = await schemaAt(migrations, migrations.length - 1);
-  const statements = await diff(emptySnapshot(), models);
-  const fromModels = await withScratchDatabase(async (db) => {
+  const fromModels = await schemaOfStatements(await diff(emptySnapshot(), models));
+  return compareSchemas(fromModels, fromMigrations, { expected: label, actual: 'the migrations' });
+}
+
+/** The schema that drizzle-kit's SQL for a snapshot (its diff from the empty one) gives on an empty database. */
+export async function schemaOfStatements(statements: readonly string[]): Promise<NormalizedSchema> {
+  return withScratchDatabase(async (db) => {
     for (const statement of statements) await db.exec(statement);
     return introspect(db);
   });
-  return compareSchemas(fromModels, fromMigrations, { expected: label, actual: 'the migrations' });
 }
