@@ -19,6 +19,7 @@ import { availableParallelism, cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median, positiveInteger } from './common.js';
 import Database from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
@@ -37,11 +38,6 @@ const { values: options } = parseArgs({
     strict: { type: 'boolean', default: false },
   },
 });
-function positiveInteger(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer, not ${text}`);
-  return n;
-}
 const ROUNDS = positiveInteger('rounds', options.rounds);
 const HEAVY_ROUNDS = positiveInteger('heavy-rounds', options['heavy-rounds']);
 const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5'] as const;
@@ -140,11 +136,6 @@ function measure(contenders: Contender[], rounds = ROUNDS): Measured[] {
   return measured;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 /** Median over rounds of a's time divided by b's time in the same round. */
 const pairedRatio = (a: Measured, b: Measured) => median(a.seconds.map((s, round) => s / b.seconds[round]!));
 /** Median over rounds of a's time minus b's time in the same round (seconds). */

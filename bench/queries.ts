@@ -7,6 +7,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median, positiveInteger } from './common.js';
 import Database from 'better-sqlite3';
 import { eq, getTableColumns, sql } from 'drizzle-orm';
 import { closeDb, createDb, type Db } from '../src/db.js';
@@ -26,11 +27,6 @@ const { values: options } = parseArgs({
     users: { type: 'string', default: '100000' },
   },
 });
-function positiveInteger(name: string, text: string): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`--${name} must be a positive integer, not ${text}`);
-  return n;
-}
 const ROUNDS = positiveInteger('rounds', options.rounds);
 const LOOKUPS = positiveInteger('lookups', options.lookups);
 const INSERTS = positiveInteger('inserts', options.inserts);
@@ -63,11 +59,6 @@ function prng(seed: number): () => number {
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /**
  * Runs every contender `count` times per round: one warm-up round, then ROUNDS timed ones. The order of the
