@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MigrateError } from './errors.js';
 
@@ -102,8 +102,7 @@ function readSqlFile(path: string): SqlFile {
   return { path, text, statements: splitStatements(text) };
 }
 
-function readDownFile(path: string): DownFile | null {
-  if (!existsSync(path)) return null;
+function readDownFile(path: string): DownFile {
   const file = readSqlFile(path);
   const dataLoss = file.text
     .split('\n')
@@ -115,9 +114,11 @@ function readDownFile(path: string): DownFile | null {
 /** Loads every migration of the folder in journal order, with up and down files. */
 export function loadMigrations(folder: string): Migration[] {
   const journal = readJournal(folder);
+  // One listing of the folder instead of a stat per file: every command starts here (W2 of npm run bench).
+  const files = new Set(readdirSync(folder));
   return journal.entries.map((entry, position) => {
     const upPath = join(folder, `${entry.tag}.sql`);
-    if (!existsSync(upPath)) {
+    if (!files.has(`${entry.tag}.sql`)) {
       throw new MigrateError('MISSING_FILE', `journal entry ${entry.tag} has no SQL file: ${upPath} is missing`);
     }
     const up = readSqlFile(upPath);
@@ -130,7 +131,7 @@ export function loadMigrations(folder: string): Migration[] {
       hash: hashSql(up.text),
       up,
       downPath,
-      down: readDownFile(downPath),
+      down: files.has(`${entry.tag}.down.sql`) ? readDownFile(downPath) : null,
       snapshotPath: snapshotFilePath(folder, entry.idx),
     };
   });
