@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openBetterSqlite } from '../src/db/better-sqlite3.js';
-import { findForeignKeyViolations } from '../src/engine/foreign-keys.js';
+import { anyForeignKeyMayBeViolated, findForeignKeyViolations } from '../src/engine/foreign-keys.js';
 
 /**
  * The runner's check before each commit answers "any violation?" with one query per key and asks the pragma only
@@ -63,4 +63,72 @@ describe('findForeignKeyViolations agrees with PRAGMA foreign_key_check', () => 
       }
     });
   }
+});
+
+/**
+ * The quick check must never say "no violation" where the pragma finds one (the migration would commit a broken
+ * database), and should not cry wolf either (the pragma then costs seconds on a large table). Random parent keys
+ * (rowid, text, NOCASE, numeric, untyped, composite, WITHOUT ROWID) and child columns of every affinity, filled
+ * with values that convert differently under each affinity ('05', ' 5', 5.0, 'A' and 'a', blobs, NULL).
+ */
+describe('anyForeignKeyMayBeViolated answers as PRAGMA foreign_key_check on random keys and values', () => {
+  const parents = [
+    'CREATE TABLE p (k INTEGER PRIMARY KEY)',
+    'CREATE TABLE p (k INTEGER PRIMARY KEY DESC)',
+    'CREATE TABLE p (k TEXT PRIMARY KEY)',
+    'CREATE TABLE p (k TEXT UNIQUE)',
+    'CREATE TABLE p (k TEXT COLLATE NOCASE UNIQUE)',
+    'CREATE TABLE p (k TEXT COLLATE RTRIM PRIMARY KEY) WITHOUT ROWID',
+    'CREATE TABLE p (k INTEGER UNIQUE)',
+    'CREATE TABLE p (k REAL UNIQUE)',
+    'CREATE TABLE p (k NUMERIC PRIMARY KEY)',
+    'CREATE TABLE p (k BLOB UNIQUE)',
+    'CREATE TABLE p (k UNIQUE)',
+    'CREATE TABLE p (k TEXT, j INTEGER, UNIQUE (j, k))',
+    'CREATE TABLE p (k TEXT COLLATE NOCASE, j, PRIMARY KEY (k, j))',
+  ];
+  const childTypes = ['INTEGER', 'TEXT', 'TEXT COLLATE NOCASE', 'REAL', 'NUMERIC', 'BLOB', ''];
+  const values = ['1', '2', '5', '5.0', '5.5', "'5'", "'05'", "' 5'", "'5.0'", "'a'", "'A'", "'a '", "'abc'", "'ABC'", "x'05'", "x'61'", 'NULL', '1e20', "'1e1'", '10'];
+  let seed = 20261201;
+  const random = (n: number) => {
+    seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0;
+    return ((seed >>> 0) % 1_000_003) % n;
+  };
+  const pick = <T>(list: T[]) => list[random(list.length)]!;
+
+  const CASES = Number(process.env.FK_CASES ?? 600);
+  it(`${CASES} random cases: the same answer every time`, async () => {
+    const disagreements: string[] = [];
+    let withViolations = 0;
+    for (let n = 0; n < CASES; n++) {
+      const parent = pick(parents);
+      const composite = parent.includes(' j');
+      const childType = pick(childTypes);
+      const child = composite
+        ? `CREATE TABLE c (x ${childType}, y ${pick(childTypes)}, FOREIGN KEY (x, y) REFERENCES p (k, j))`
+        : `CREATE TABLE c (x ${childType} REFERENCES p${random(2) ? ' (k)' : parent.includes('PRIMARY KEY') ? '' : ' (k)'})`;
+      const rows = (count: number, width: number) =>
+        Array.from({ length: count }, () => `(${Array.from({ length: width }, () => pick(values)).join(', ')})`).join(', ');
+      const parentRows = Array.from({ length: 1 + random(6) }, () => `INSERT OR IGNORE INTO p VALUES ${rows(1, composite ? 2 : 1)}`);
+      const childRows = `INSERT INTO c VALUES ${rows(1 + random(4), composite ? 2 : 1)}`;
+      const sql = `${parent}; ${child}; ${childRows}; ${parentRows.join('; ')}`;
+      const db = openBetterSqlite({ kind: 'memory' });
+      try {
+        await db.exec('PRAGMA foreign_keys = OFF');
+        await db.exec(`${parent}; ${child}; ${childRows}`);
+        // A rowid refuses a value that is not an integer: that row is left out.
+        for (const insert of parentRows) await db.exec(insert).catch(() => {});
+        // A key that no unique index serves makes the pragma fail ("foreign key mismatch"): the quick check must then
+        // hand over to the pragma, which reports it.
+        const pragma = await db.all('PRAGMA foreign_key_check').catch(() => [{ mismatch: true }]);
+        if (pragma.length > 0) withViolations++;
+        const quick = await anyForeignKeyMayBeViolated(db);
+        if (quick !== pragma.length > 0) disagreements.push(`${quick ? 'false alarm' : 'MISSED'}: ${sql}`);
+      } finally {
+        await db.close();
+      }
+    }
+    assert.deepEqual(disagreements, []);
+    assert.ok(withViolations > CASES / 10 && withViolations < CASES * 0.9, `both answers are exercised (${withViolations} of ${CASES} with violations)`);
+  });
 });

@@ -18,33 +18,43 @@ interface KeyColumn {
 
 /**
  * The rows that violate a foreign key, as `PRAGMA foreign_key_check` reports them, found quickly when there are
- * none (the common case, checked before every commit). The pragma walks every child row in rowid order and looks
- * its parent up at random: 4 s for 1,000,000 children of a rebuilt parent here. One `NOT EXISTS` query per key
- * answers "is there any?" in a fraction of that; only when one finds a row does the pragma run, to report them.
+ * none (the common case, checked before every commit). The pragma walks every child row and looks its parent up
+ * one by one: 4 s for 1,000,000 children of a rebuilt parent here. One query per key answers "is there any?" in a
+ * fraction of that (see mayBeViolated); only when one finds a row does the pragma run, to report them.
  */
 export async function findForeignKeyViolations(db: Queryable): Promise<ForeignKeyViolation[]> {
+  return (await anyForeignKeyMayBeViolated(db)) ? db.all<ForeignKeyViolation>('PRAGMA foreign_key_check') : [];
+}
+
+/** Whether some child row may lack its parent: false only when no row violates any foreign key of the database. */
+export async function anyForeignKeyMayBeViolated(db: Queryable): Promise<boolean> {
   const columns = await db.all<KeyColumn>(
     `SELECT m.name AS child, f.id AS id, f."table" AS parent, f."from" AS "from", f."to" AS "to"
        FROM sqlite_schema AS m JOIN pragma_foreign_key_list(m.name) AS f
       WHERE m.type = 'table' ORDER BY m.name, f.id, f.seq`,
   );
-  if (columns.length === 0) return [];
   const keys = new Map<string, KeyColumn[]>();
   for (const column of columns) {
     const id = `${column.child}\u0000${column.id}`;
     keys.set(id, [...(keys.get(id) ?? []), column]);
   }
-  for (const key of keys.values()) {
-    if (await mayBeViolated(db, key)) return db.all<ForeignKeyViolation>('PRAGMA foreign_key_check');
-  }
-  return [];
+  for (const key of keys.values()) if (await mayBeViolated(db, key)) return true;
+  return false;
 }
 
-/** Whether a child row may lack its parent (true also when the key cannot be checked this way: the pragma decides). */
+/**
+ * Whether a child row may lack its parent (true also when the key cannot be checked this way: the pragma decides).
+ *
+ * `(+c.x COLLATE <parent's>, …) IN (SELECT p.y, … FROM parent)` compares as SQLite's foreign key does: the unary
+ * plus takes the child column's affinity and collation away, so the child's value is converted with the parent
+ * column's affinity and compared with the parent key's collation. The IN is answered by a seek in the parent's
+ * rowid or unique index (what the foreign key itself uses), about three times faster over 1,000,000 children
+ * than a correlated NOT EXISTS. `IS NOT 1` also counts the NULL that IN gives when a parent key column holds NULLs.
+ */
 async function mayBeViolated(db: Queryable, key: KeyColumn[]): Promise<boolean> {
   const { child, parent } = key[0]!;
-  const parentColumns = await db.all<{ name: string; pk: number }>('SELECT name, pk FROM pragma_table_info(?)', [parent]);
-  const childHasKey = `${key.map((k) => `c.${q(k.from)} IS NOT NULL`).join(' AND ')}`;
+  const parentColumns = await db.all<{ name: string; type: string; pk: number }>('SELECT name, type, pk FROM pragma_table_info(?)', [parent]);
+  const childHasKey = key.map((k) => `c.${q(k.from)} IS NOT NULL`).join(' AND ');
   if (parentColumns.length === 0) {
     // No parent table: every child row with a complete key is a violation.
     return (await db.all(`SELECT 1 FROM ${q(child)} AS c WHERE ${childHasKey} LIMIT 1`)).length > 0;
@@ -52,8 +62,31 @@ async function mayBeViolated(db: Queryable, key: KeyColumn[]): Promise<boolean> 
   const primaryKey = parentColumns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
   const to = key.map((k, i) => k.to ?? primaryKey[i]);
   if (to.some((c) => c === undefined)) return true;
-  // The parent's column on the left: its collation is the one the foreign key compares with.
-  const matches = key.map((k, i) => `p.${q(to[i]!)} = c.${q(k.from)}`).join(' AND ');
-  const orphan = await db.all(`SELECT 1 FROM ${q(child)} AS c WHERE ${childHasKey} AND NOT EXISTS (SELECT 1 FROM ${q(parent)} AS p WHERE ${matches}) LIMIT 1`);
+  const collations = await parentKeyCollations(db, parent, to as string[], parentColumns);
+  if (!collations) return true; // no index can serve as the parent key: the pragma reports the mismatch
+  const childKey = key.map((k, i) => `+c.${q(k.from)} COLLATE ${q(collations[i]!)}`).join(', ');
+  const parentKey = (to as string[]).map((c) => `p.${q(c)}`).join(', ');
+  const orphan = await db.all(
+    `SELECT 1 FROM ${q(child)} AS c WHERE ${childHasKey} AND ((${childKey}) IN (SELECT ${parentKey} FROM ${q(parent)} AS p)) IS NOT 1 LIMIT 1`,
+  );
   return orphan.length > 0;
+}
+
+/**
+ * The collation of each parent key column, as SQLite's foreign key compares it: that of the unique, non-partial
+ * index on exactly those columns, or BINARY for the rowid (an INTEGER PRIMARY KEY has no index). Null when neither.
+ */
+async function parentKeyCollations(db: Queryable, parent: string, to: string[], parentColumns: { name: string; type: string; pk: number }[]): Promise<string[] | null> {
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  const indexes = await db.all<{ name: string; unique: number; partial: number }>('SELECT name, "unique", partial FROM pragma_index_list(?)', [parent]);
+  for (const index of indexes) {
+    if (!index.unique || index.partial) continue;
+    const columns = await db.all<{ name: string | null; coll: string }>('SELECT name, coll FROM pragma_index_xinfo(?) WHERE key = 1 ORDER BY seqno', [index.name]);
+    if (columns.length !== to.length || columns.some((c) => c.name === null)) continue;
+    const collations = to.map((name) => columns.find((c) => same(c.name!, name))?.coll);
+    if (collations.every((c) => c !== undefined)) return collations as string[];
+  }
+  const keyColumns = parentColumns.filter((c) => c.pk > 0);
+  const isRowid = to.length === 1 && keyColumns.length === 1 && same(keyColumns[0]!.name, to[0]!) && same(keyColumns[0]!.type, 'integer');
+  return isRowid ? ['BINARY'] : null;
 }
