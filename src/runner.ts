@@ -140,7 +140,7 @@ async function withLock<T>(db: Driver, command: string, options: ProtectionOptio
 async function backupBeforeChange(ctx: Context, db: Driver, revision: string, options: ProtectionOptions, onEvent: (event: RunnerEvent) => void): Promise<BackupInfo | null> {
   const location = parseDatabaseUrl(ctx.url);
   if (options.backup !== false && location.kind === 'remote') {
-    // VACUUM INTO would write on the server's disk, not here: a remote database's backups are the server's.
+    // A backup is a local file: a remote database's backups are the server's.
     onEvent({ type: 'note', message: 'No backup taken: the database is remote; its backups belong to the libSQL server (e.g. Turso point-in-time restore)' });
   }
   if (options.backup === false || location.kind !== 'file') return null;
@@ -149,7 +149,7 @@ async function backupBeforeChange(ctx: Context, db: Driver, revision: string, op
   );
   if (objects === 0) return null; // a new, empty database has nothing to lose
   const started = performance.now();
-  const info = await writeBackup(db, location.path, revision, options.keepBackups);
+  const info = await writeBackup(location.path, revision, options.keepBackups);
   onEvent({ type: 'backup', path: info.path, ms: performance.now() - started });
   return info;
 }
@@ -410,7 +410,7 @@ export async function restore(options: RunnerOptions & ProtectionOptions & { fro
       } catch (error) {
         throw new MigrateError('LOCKED', `another connection is writing to ${path}; stop it (e.g. the app) before restoring: ${(error as Error).message}`, { cause: error });
       }
-      const saved = await writeBackup(db, path, state ? revisionLabel(state.current, state.migrations) : 'unknown', Math.max(options.keepBackups ?? 10, 2));
+      const saved = await writeBackup(path, state ? revisionLabel(state.current, state.migrations) : 'unknown', Math.max(options.keepBackups ?? 10, 2));
       await copyDatabase(chosen.path, path);
       const after = computeState(loadMigrations(ctx.folder), await readAppliedRows(db));
       return { restored: chosen, saved, revision: revisionLabel(after.current, after.migrations) };

@@ -1,4 +1,4 @@
-// SQLite's own backup of a database file, alone: `VACUUM INTO` (what the runner uses) or better-sqlite3's online
+// SQLite's own backup of a database file, alone: `VACUUM INTO` or better-sqlite3's online backup API (what the runner uses).
 // backup API. Prints {"ms": <time of the copy itself, without process start-up>} on stdout.
 // Usage: node bench/contenders/sqlite-backup.mjs <db file> <target file> <vacuum-into|backup-api>
 import Database from 'better-sqlite3';

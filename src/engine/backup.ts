@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Driver } from '../db/driver.js';
 import { BetterSqliteDriver } from '../db/better-sqlite3.js';
 import { MigrateError } from './errors.js';
 import { clearLockRow } from './lock.js';
@@ -60,11 +59,11 @@ export function listBackups(databasePath: string): BackupInfo[] {
 }
 
 /**
- * Writes a consistent copy of a live database with `VACUUM INTO` (never a file copy), under a temporary
- * name renamed into place once complete, so a run killed half way never leaves a partial backup that
+ * Writes a consistent copy of a live database with SQLite's online backup API (never a file copy), under a
+ * temporary name renamed into place once complete, so a run killed half way never leaves a partial backup that
  * looks whole. Keeps the newest `keep` backups of this database.
  */
-export async function writeBackup(db: Driver, databasePath: string, revision: string, keep = DEFAULT_KEEP_BACKUPS): Promise<BackupInfo> {
+export async function writeBackup(databasePath: string, revision: string, keep = DEFAULT_KEEP_BACKUPS): Promise<BackupInfo> {
   const folder = backupsFolder(databasePath);
   mkdirSync(folder, { recursive: true });
   const file = backupName(databasePath, new Date(), revision);
@@ -72,9 +71,13 @@ export async function writeBackup(db: Driver, databasePath: string, revision: st
   const partial = `${path}.partial`;
   rmSync(partial, { force: true });
   try {
-    await db.exec(`VACUUM INTO '${partial.replace(/'/g, "''")}'`);
+    // Pages copied as they are: about twice as fast as VACUUM INTO, which rebuilds every table and index (W4 of
+    // npm run bench).
+    await copyDatabase(databasePath, partial);
     const copy = new BetterSqliteDriver(new Database(partial));
     try {
+      // The copy has the source's journal mode: out of WAL, a backup is one file, whole by itself.
+      await copy.exec('PRAGMA journal_mode = DELETE');
       await clearLockRow(copy);
     } finally {
       await copy.close();
