@@ -564,8 +564,20 @@ async function rebuildWorkload(): Promise<void> {
     })();
     db.close();
   }
+  // The app opens its database in WAL mode (src/db.ts), which the file keeps: the seed every target is measured on.
+  // A copy in rollback-journal mode stands for a file the app never opened (one from the old Python stack, say).
+  const seedWal = path('rebuild-seed-wal.db');
+  copyFileSync(seed, seedWal);
+  {
+    const db = new Database(seedWal);
+    db.pragma('journal_mode = WAL');
+    db.close();
+  }
   const seedBytes = statSync(seed).size;
-  console.log(`Seed built once in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${(seedBytes / 2 ** 20).toFixed(0)} MiB, copied before every run (untimed).`);
+  console.log(
+    `Seed built once in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${(seedBytes / 2 ** 20).toFixed(0)} MiB, in WAL mode (as the app leaves its database) ` +
+      'and in rollback-journal mode, copied before every run (untimed).',
+  );
 
   const inspect = (file: string): RebuildState => {
     const db = openReadOnly(file);
@@ -601,9 +613,9 @@ async function rebuildWorkload(): Promise<void> {
     if (isRunner) runnerLosses.push(problems.join(', '));
     return problems.join(', ');
   };
-  const fromSeed = (file: string) => () => {
+  const fromSeed = (file: string, from = seedWal) => () => {
     removeDb(file);
-    copyFileSync(seed, file);
+    copyFileSync(from, file);
   };
   const backupMs: Record<string, number[]> = { 'vacuum-into': [], 'backup-api': [] };
   const backupAlone = (method: 'vacuum-into' | 'backup-api', label: string): Contender => {
@@ -624,7 +636,17 @@ async function rebuildWorkload(): Promise<void> {
     };
   };
   const db = (name: string) => join(runFolder(`w4-${name}`), 'w4.db');
-  const files = { built: db('built'), builtBackup: db('built-backup'), floor: db('floor'), floorCheck: db('floor-check'), orm: db('orm'), libsql: db('libsql') };
+  const files = {
+    built: db('built'),
+    builtBackup: db('built-backup'),
+    floor: db('floor'),
+    floorCheck: db('floor-check'),
+    orm: db('orm'),
+    libsql: db('libsql'),
+    rollbackFloor: db('rollback-floor'),
+    rollbackBuilt: db('rollback-built'),
+  };
+  const ROLLBACK_FLOOR = 'rollback-journal file: floor';
   const contenders: Contender[] = [
     { label: 'floor: better-sqlite3 exec, foreign keys off outside the transaction', args: [join(contendersDir, 'floor.mjs'), files.floor, dir, 'per-file', '--fk-off'], prepare: fromSeed(files.floor), after: checked(files.floor, false) },
     { label: 'floor + PRAGMA foreign_key_check before commit', args: [join(contendersDir, 'floor.mjs'), files.floorCheck, dir, 'per-file', '--fk-off', '--fk-check'], prepare: fromSeed(files.floorCheck), after: checked(files.floorCheck, false) },
@@ -632,12 +654,22 @@ async function rebuildWorkload(): Promise<void> {
     { label: 'runner built: up (with its backup)', args: [builtRunner, 'up', '--url', `file:${files.builtBackup}`, '--dir', dir], prepare: fromSeed(files.builtBackup), after: checked(files.builtBackup, true) },
     { label: 'drizzle-orm better-sqlite3 migrator', args: [join(contendersDir, 'drizzle-better-sqlite3.mjs'), files.orm, dir], prepare: fromSeed(files.orm), after: checked(files.orm, false), skipWarmup: true },
     { label: 'drizzle-orm libSQL migrator', args: [join(contendersDir, 'drizzle-libsql.mjs'), files.libsql, dir], prepare: fromSeed(files.libsql), after: checked(files.libsql, false) },
+    { label: ROLLBACK_FLOOR, args: [join(contendersDir, 'floor.mjs'), files.rollbackFloor, dir, 'per-file', '--fk-off'], prepare: fromSeed(files.rollbackFloor, seed), after: checked(files.rollbackFloor, false) },
+    {
+      label: 'rollback-journal file: runner built --no-backup (switches it to WAL)',
+      args: [builtRunner, 'up', '--no-backup', '--url', `file:${files.rollbackBuilt}`, '--dir', dir],
+      prepare: fromSeed(files.rollbackBuilt, seed),
+      after: checked(files.rollbackBuilt, true),
+    },
     backupAlone('vacuum-into', 'SQLite backup alone: VACUUM INTO (node script)'),
     backupAlone('backup-api', 'SQLite backup alone: online backup API (node script)'),
   ];
   const measured = measure(contenders, HEAVY_ROUNDS);
   const floorLabel = contenders[0]!.label;
-  table(`W4 rebuild, ${count(REBUILD_ROWS)} + ${count(REBUILD_ROWS)} rows`, measured, [{ label: floorLabel, header: 'vs floor' }]);
+  table(`W4 rebuild, ${count(REBUILD_ROWS)} + ${count(REBUILD_ROWS)} rows (WAL mode unless the label says otherwise)`, measured, [
+    { label: floorLabel, header: 'vs floor' },
+    { label: ROLLBACK_FLOOR, header: 'vs rollback floor' },
+  ]);
   const inProcess = (method: string) => median(backupMs[method]!);
   console.log(
     `SQLite backup alone, time of the copy itself inside the script (no process start-up): VACUUM INTO median ${(inProcess('vacuum-into') * 1000).toFixed(0)} ms, ` +
@@ -650,7 +682,8 @@ async function rebuildWorkload(): Promise<void> {
   console.log('');
   const lost = runnerLosses.length > 0 ? `the runner lost rows or left violations: ${[...new Set(runnerLosses)].join('; ')}` : undefined;
   target({ workload: 'W4', text: 'W4 built runner --no-backup vs floor, every row kept, foreign_key_check empty', value: pairedRatio(noBackup, find(measured, floorLabel)), bound: BOUNDS.w4Floor, unit: 'x', broken: lost });
-  target({ workload: 'W4', text: "W4 runner's backup cost vs SQLite's VACUUM INTO of the same file alone (in-script time)", value: extra, bound: inProcess('vacuum-into'), unit: 's' });
+  // The runner backs up with the online backup API: the same method alone is the bound.
+  target({ workload: 'W4', text: "W4 runner's backup cost vs SQLite's online backup API on the same file alone (in-script time)", value: extra, bound: inProcess('backup-api'), unit: 's' });
   if (lost) {
     failed = `W4: ${lost}`;
     console.error(`\nFAIL: ${failed}`);
