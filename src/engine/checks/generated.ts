@@ -44,7 +44,7 @@ export async function repairAndTryMigration(folder: string, tag: string, diff: S
   const migration = migrations[original.position]!;
   const expected = await schemaOfStatements(afterSql);
   const warnings: string[] = [];
-  const failure = await withScratchDatabase(async (db) => {
+  const { failure } = await withScratchDatabase(async (db) => {
     for (const previous of migrations.slice(0, migration.position)) await runFile(db, previous.up);
     await db.exec('PRAGMA foreign_keys = ON');
     return stairwayStep(db, migration, {

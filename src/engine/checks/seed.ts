@@ -41,20 +41,24 @@ export async function seedRows(
   count: number,
   counter: Counter,
   plannedKeys: Readonly<Record<string, SeedForeignKey[]>> = {},
+  filled: Set<string> = new Set(),
 ): Promise<string[]> {
   const warnings: string[] = [];
   // A table that already holds enough rows (from the steps before) is left as it is: rows would pile up otherwise,
-  // and every later step would read and compare them all. Only the tables to fill, and their parents, are examined.
+  // and every later step would read and compare them all. Only the tables to fill, and their parents, are examined;
+  // the tables `filled` names (the caller knows their rows did not change since) are not even counted.
   const present = new Map<string, number>();
   for (const table of Object.keys(schema.tables)) {
+    if (filled.has(table)) continue;
     const [{ n } = { n: 0 }] = await db.all<{ n: number }>(`SELECT count(*) AS n FROM ${q(table)}`);
     present.set(table, n);
+    if (n >= count) filled.add(table);
   }
   const tables = [...present].filter(([, n]) => n < count).map(([table]) => table);
   if (tables.length === 0) return warnings;
   const info = new Map<string, { columns: ColumnInfo[]; foreignKeys: SeedForeignKey[] }>();
   const load = async (table: string) => {
-    if (!info.has(table) && present.has(table)) info.set(table, { columns: await columnsOf(db, table), foreignKeys: [] });
+    if (!info.has(table) && Object.hasOwn(schema.tables, table)) info.set(table, { columns: await columnsOf(db, table), foreignKeys: [] });
   };
   for (const table of tables) {
     await load(table);

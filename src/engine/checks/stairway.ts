@@ -46,13 +46,16 @@ export async function runStairway(migrations: readonly Migration[], rowsPerTable
     const counter = new Counter();
     const passed: string[] = [];
     const warnings: string[] = [];
+    let schema: NormalizedSchema | undefined;
+    const filled = new Set<string>();
     for (const migration of migrations) {
       // A migration that adds no foreign key has no REFERENCES in its SQL: its snapshot (the whole schema, so the
       // history's snapshots together grow with its square) need not be read.
       const addsKeys = /\breferences\b/i.test(migration.up.text) && existsSync(migration.snapshotPath);
       const plannedKeys = addsKeys ? snapshotForeignKeys(readSnapshot(migration.snapshotPath)) : {};
-      const failure = await stairwayStep(db, migration, { rowsPerTable, counter, warnings, plannedKeys });
-      if (failure) return { passed, warnings, failure };
+      const step = await stairwayStep(db, migration, { rowsPerTable, counter, warnings, plannedKeys, before: schema, filled });
+      if (step.failure) return { passed, warnings, failure: step.failure };
+      schema = step.schema;
       passed.push(migration.tag);
     }
     return { passed, warnings, failure: null };
@@ -70,24 +73,32 @@ export interface StepOptions {
   plannedKeys?: Record<string, SeedForeignKey[]>;
   /** The rows must come through the up unchanged in the columns it keeps (true for a generated migration; a hand-written one may change data). */
   rowsKeptByUp?: boolean;
+  /** The schema `db` has now, when the caller has it (the previous step's result): saves introspecting it again. */
+  before?: NormalizedSchema;
+  /** Tables known to hold `rowsPerTable` rows, kept across steps: seeding does not count them again (see seedRows). */
+  filled?: Set<string>;
 }
+
+/** A step's outcome: its failure, or the schema it left (after the second up). */
+export type StepOutcome = { failure: StairwayFailure } | { failure: null; schema: NormalizedSchema };
 
 /**
  * One step of the stairway on `db` (which holds the migrations before this one): generated rows into every
  * table, up (and, when given, its schema against `expectedAfterUp`), down (schema and rows as before), up again.
- * Returns the failure, or null when the migration passed; `db` is left after the second up.
+ * `db` is left after the second up.
  */
-export async function stairwayStep(db: Driver, migration: Migration, options: StepOptions): Promise<StairwayFailure | null> {
-  const fail = (stage: StairwayStage, differences: string[], file: SqlFile | null = null): StairwayFailure => ({
-    tag: migration.tag,
-    file: (file ?? migration.up).path,
-    stage,
-    differences,
+export async function stairwayStep(db: Driver, migration: Migration, options: StepOptions): Promise<StepOutcome> {
+  const fail = (stage: StairwayStage, differences: string[], file: SqlFile | null = null): StepOutcome => ({
+    failure: { tag: migration.tag, file: (file ?? migration.up).path, stage, differences },
   });
-  const before = await introspect(db);
-  for (const warning of await seedRows(db, before, options.rowsPerTable, options.counter, options.plannedKeys)) options.warnings.push(`before ${migration.tag}: ${warning}`);
+  const before = options.before ?? (await introspect(db));
+  for (const warning of await seedRows(db, before, options.rowsPerTable, options.counter, options.plannedKeys, options.filled)) {
+    options.warnings.push(`before ${migration.tag}: ${warning}`);
+  }
   // Only the tables the files name can change (foreign keys are off, so nothing cascades): the others are not read.
   const named = tablesNamedBy([migration.up, ...(migration.down ? [migration.down] : [])]);
+  if (named) for (const table of named) options.filled?.delete(table);
+  else options.filled?.clear();
   const data = await readRows(db, before, named);
 
   const up = await attempt(() => runInTransaction(db, migration.up));
@@ -119,9 +130,10 @@ export async function stairwayStep(db: Driver, migration: Migration, options: St
 
   const again = await attempt(() => runInTransaction(db, migration.up));
   if (again) return fail('up-again', [again]);
-  const secondUp = compareSchemas(afterUp, await introspect(db), { expected: 'the schema after the first up', actual: 'the schema after the second up' });
+  const afterSecondUp = await introspect(db);
+  const secondUp = compareSchemas(afterUp, afterSecondUp, { expected: 'the schema after the first up', actual: 'the schema after the second up' });
   if (secondUp.length > 0) return fail('up-again', secondUp);
-  return null;
+  return { failure: null, schema: afterSecondUp };
 }
 
 /** The executor's procedure for one file: enforcement off outside the transaction, foreign_key_check before commit. */

@@ -61,29 +61,47 @@ interface MasterRow {
 
 /** Table shapes by connection, keyed by the SQL they follow from; shared, so never modified by a caller. */
 const shapeCache = new WeakMap<Queryable, Map<string, TableShape>>();
+/** Whole schemas by connection, keyed by the text of its sqlite_master; frozen, as they are shared. */
+const schemaCache = new WeakMap<Queryable, Map<string, NormalizedSchema>>();
+/** The stairway goes back and forth between two schemas; a few more cover generate's trial. */
+const CACHED_SCHEMAS = 8;
 
+/**
+ * The schema of `db` as normalized rows. sqlite_master is read as one JSON value: making a JavaScript object of
+ * each row was most of the cost of a read, and the same text is the same schema, so a schema seen before on this
+ * connection is handed out again (the stairway reads the schema three times per migration, and two of those give
+ * a schema it has just seen).
+ */
 export async function introspect(db: Queryable): Promise<NormalizedSchema> {
-  const objects = await db.all<MasterRow>(
-    "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+  const [{ objects: json } = { objects: '[]' }] = await db.all<{ objects: string }>(
+    `SELECT json_group_array(json_array(type, name, tbl_name, sql)) AS objects
+       FROM (SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name)`,
   );
+  let schemas = schemaCache.get(db);
+  if (!schemas) schemaCache.set(db, (schemas = new Map()));
+  const seen = schemas.get(json);
+  if (seen) return seen;
+  const objects = (JSON.parse(json) as [string, string, string, string | null][]).map(([type, name, tbl_name, sql]): MasterRow => ({ type, name, tbl_name, sql }));
   const schema: NormalizedSchema = { tables: {}, views: {}, triggers: {} };
-  // A table's shape follows from its SQL and its indexes' SQL: reused while those are unchanged (the stairway
-  // introspects the same tables four times per migration).
-  let cache = shapeCache.get(db);
-  if (!cache) shapeCache.set(db, (cache = new Map()));
+  // A table's shape follows from its SQL and its indexes' SQL: reused while those are unchanged.
+  let shapes = shapeCache.get(db);
+  if (!shapes) shapeCache.set(db, (shapes = new Map()));
   const indexSql = new Map<string, string[]>();
   for (const object of objects) if (object.type === 'index') indexSql.set(object.tbl_name, [...(indexSql.get(object.tbl_name) ?? []), `${object.name}\u0000${object.sql ?? ''}`]);
   for (const object of objects) {
     if (BOOKKEEPING_TABLES.has(object.tbl_name)) continue;
     if (object.type === 'table') {
       const key = [object.name, object.sql ?? '', ...(indexSql.get(object.name) ?? [])].join('\u0001');
-      let shape = cache.get(key);
-      if (!shape) cache.set(key, (shape = await tableShape(db, object)));
+      let shape = shapes.get(key);
+      if (!shape) shapes.set(key, (shape = await tableShape(db, object)));
       schema.tables[object.name] = shape;
     }
     else if (object.type === 'view') schema.views[object.name] = normalizeSql(object.sql ?? '');
     else if (object.type === 'trigger') schema.triggers[object.name] = normalizeSql(object.sql ?? '');
   }
+  for (const part of [schema.tables, schema.views, schema.triggers, schema]) Object.freeze(part);
+  if (schemas.size >= CACHED_SCHEMAS) schemas.delete(schemas.keys().next().value!);
+  schemas.set(json, schema);
   return schema;
 }
 
