@@ -19,6 +19,7 @@ import { availableParallelism, cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { alembicArgs, findAlembicPython, revisionId, writeAlembicProject } from './alembic.js';
 import { median, positiveInteger } from './common.js';
 import Database from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
@@ -82,7 +83,9 @@ interface Outcome {
 /** One command measured as a whole process. */
 interface Contender {
   label: string;
-  /** The process to run: arguments to node. */
+  /** The program to run (default: this node). */
+  command?: string;
+  /** Its arguments. */
   args: string[];
   /** Untimed, before each run: lay out the files the run starts from. */
   prepare?: () => void;
@@ -101,14 +104,14 @@ interface Measured {
   outcomes: Outcome[];
 }
 
-function runProcess(args: string[], okCodes = [0]): { seconds: number; outcome: Outcome } {
+function runProcess(args: string[], okCodes = [0], command = node): { seconds: number; outcome: Outcome } {
   const started = performance.now();
-  const child = spawnSync(node, args, { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const child = spawnSync(command, args, { cwd: projectRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   const seconds = (performance.now() - started) / 1000;
   if (child.error) throw child.error;
   if (child.status === null || !okCodes.includes(child.status)) {
     throw new Error(
-      `node ${args.join(' ')} exited ${child.status ?? child.signal}:\n${(child.stderr || '').slice(-4000)}\n${(child.stdout || '').slice(-4000)}`,
+      `${command} ${args.join(' ')} exited ${child.status ?? child.signal}:\n${(child.stderr || '').slice(-4000)}\n${(child.stdout || '').slice(-4000)}`,
     );
   }
   return { seconds, outcome: { stdout: child.stdout, stderr: child.stderr } };
@@ -123,7 +126,7 @@ function measure(contenders: Contender[], rounds = ROUNDS): Measured[] {
       const contender = contenders[index]!;
       if (round === 0 && contender.skipWarmup) continue;
       contender.prepare?.();
-      const { seconds, outcome } = runProcess(contender.args, contender.okCodes);
+      const { seconds, outcome } = runProcess(contender.args, contender.okCodes, contender.command);
       const note = contender.after?.(outcome);
       if (round === 0) continue;
       const m = measured[index]!;
@@ -347,10 +350,15 @@ try {
   const needsHistory = runs('W1') || runs('W2') || runs('W3') || runs('W5');
   const small = path('history-200');
   const large = path('history-1000');
+  // Alembic, on the same statements as the 200-migration history, when a python3 here imports it.
+  const alembicPython = findAlembicPython();
+  let alembicIni: string | null = null;
+  const alembicHead = revisionId(SMALL - 1);
   if (needsHistory) {
     const t0 = performance.now();
     const { migrations, tables } = await generateHistory(Math.max(SMALL, LARGE));
     writeFolder(small, migrations.slice(0, SMALL), historySnapshots(tables.slice(0, SMALL)));
+    if ('python' in alembicPython) alembicIni = writeAlembicProject(path('alembic'), migrations.slice(0, SMALL));
     if (LARGE > 0 && runs('W1')) writeFolder(large, migrations.slice(0, LARGE), null);
     writeFileSync(path('schema.ts'), modelsSource(SMALL));
     console.log(
@@ -358,9 +366,31 @@ try {
         `(each: CREATE TABLE of 5 columns + CREATE INDEX, with a down file; snapshots for the ${SMALL}-migration folder only: up never reads them)`,
     );
   }
-  // An up-to-date database of the 200-migration history, for W2 and W3.
+  if ('python' in alembicPython) console.log(`Alembic: ${alembicPython.version} (${alembicPython.python}), the same statements in ${SMALL} revisions`);
+  else console.log(`Alembic: NOT MEASURED: ${alembicPython.missing}`);
+  /** Alembic's contender for a command on a database file, or none (said above) when Alembic is not installed. */
+  const alembic = (label: string, database: string, command: string[], more: Omit<Contender, 'label' | 'args' | 'command'>): Contender[] =>
+    alembicIni && 'python' in alembicPython ? [{ label, command: alembicPython.python, args: alembicArgs(alembicIni, database, command), ...more }] : [];
+  const alembicAt = (file: string): string | null => {
+    const db = openReadOnly(file);
+    try {
+      return (db.prepare('SELECT version_num AS v FROM alembic_version').get() as { v: string } | undefined)?.v ?? null;
+    } finally {
+      db.close();
+    }
+  };
+  const expectAlembicAt = (file: string, revision: string | null, tables: number) => {
+    const at = alembicAt(file);
+    const db = openReadOnly(file);
+    const n = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name LIKE 't%'").get() as { n: number }).n;
+    db.close();
+    if (at !== revision || n !== tables) throw new Error(`${file}: Alembic left ${at ?? 'base'} with ${n} tables, expected ${revision ?? 'base'} with ${tables}`);
+  };
+  // An up-to-date database of the 200-migration history, for W2 and W3 (and Alembic's, by Alembic).
   const head = path('head-200.db');
+  const alembicHeadDb = path('alembic-head-200.db');
   if (runs('W2') || runs('W3')) {
+    if (alembicIni && 'python' in alembicPython) runProcess(alembicArgs(alembicIni, alembicHeadDb, ['upgrade', 'head']), [0], alembicPython.python);
     runProcess([builtRunner, 'up', '--url', `file:${head}`, '--dir', small]);
     expectApplied(head, SMALL);
   }
@@ -393,12 +423,17 @@ try {
       ...floors(SMALL),
       apply(SMALL, 'runner from source (tsx src/migrate.ts up)', (db, dir) => [tsxCli, tsRunner, 'up', '--url', `file:${db}`, '--dir', dir], 'tsx'),
       { label: `${SMALL}: drizzle-kit migrate`, args: [drizzleKitBin, 'migrate', '--config', config], prepare: () => removeDb(kitDb), after: () => expectApplied(kitDb, SMALL) },
+      ...alembic(`${SMALL}: Alembic upgrade head (its default: one transaction)`, join(runFolder(`w1-${SMALL}-alembic`), 'w1.db'), ['upgrade', 'head'], {
+        prepare: () => removeDb(join(runFolder(`w1-${SMALL}-alembic`), 'w1.db')),
+        after: () => expectAlembicAt(join(runFolder(`w1-${SMALL}-alembic`), 'w1.db'), alembicHead, SMALL),
+      }),
     ]);
     const s = (label: string) => find(measured, `${SMALL}: ${label}`);
     table(`W1 apply, ${SMALL} migrations`, measured, [
       { label: `${SMALL}: ${FLOOR}`, header: 'vs floor/file' },
       { label: `${SMALL}: ${FLOOR_WAL}`, header: 'vs floor/WAL' },
       { label: `${SMALL}: drizzle-kit migrate`, header: 'vs drizzle-kit' },
+      ...(alembicIni ? [{ label: `${SMALL}: Alembic upgrade head (its default: one transaction)`, header: 'vs Alembic' }] : []),
     ]);
     console.log('');
     target({ workload: 'W1', text: `W1 built runner vs floor (a transaction per file), ${SMALL} migrations`, value: pairedRatio(s(RUNNER), s(FLOOR)), bound: BOUNDS.w1Floor, unit: 'x' });
@@ -425,10 +460,14 @@ try {
         { label: 'node -e 0', args: ['-e', '0'] },
         { label: 'runner built: current', args: [builtRunner, 'current', ...where], after: (o) => void (o.stdout.includes(`${SMALL - 1}_create`) || fail('current', o)) },
         { label: 'runner built: status', args: [builtRunner, 'status', ...where] },
+        ...alembic('Alembic: current', alembicHeadDb, ['current'], { after: (o) => void (o.stdout.includes(alembicHead) || fail('alembic current', o)) }),
       ],
       ROUNDS * 3,
     );
-    table(`W2 status, ${SMALL} migrations, all applied`, measured, [{ label: 'node -e 0', header: 'vs node -e 0' }]);
+    table(`W2 status, ${SMALL} migrations, all applied`, measured, [
+      { label: 'node -e 0', header: 'vs node -e 0' },
+      ...(alembicIni ? [{ label: 'Alembic: current', header: 'vs Alembic current' }] : []),
+    ]);
     console.log('');
     target({ workload: 'W2', text: 'W2 built current vs node -e 0', value: pairedRatio(find(measured, 'runner built: current'), find(measured, 'node -e 0')), bound: BOUNDS.w2Current, unit: 'x' });
   }
@@ -447,8 +486,18 @@ try {
       { label: 'runner built: up (from empty)', args: [builtRunner, 'up', '--url', `file:${upDb}`, '--dir', small], prepare: () => removeDb(upDb), after: () => expectApplied(upDb, SMALL) },
       { label: 'runner built: down base --no-backup', args: [builtRunner, 'down', 'base', '--no-backup', '--url', `file:${downDb}`, '--dir', small], prepare: fromHead(downDb), after: () => expectApplied(downDb, 0) },
       { label: 'runner built: down base (with its backup)', args: [builtRunner, 'down', 'base', '--url', `file:${downBackupDb}`, '--dir', small], prepare: fromHead(downBackupDb), after: () => expectApplied(downBackupDb, 0) },
+      ...alembic('Alembic: downgrade base', join(runFolder('w3-alembic'), 'w3.db'), ['downgrade', 'base'], {
+        prepare: () => {
+          removeDb(join(runFolder('w3-alembic'), 'w3.db'));
+          copyFileSync(alembicHeadDb, join(runFolder('w3-alembic'), 'w3.db'));
+        },
+        after: () => expectAlembicAt(join(runFolder('w3-alembic'), 'w3.db'), null, 0),
+      }),
     ]);
-    table(`W3 down, ${SMALL} migrations`, measured, [{ label: 'runner built: up (from empty)', header: 'vs up' }]);
+    table(`W3 down, ${SMALL} migrations`, measured, [
+      { label: 'runner built: up (from empty)', header: 'vs up' },
+      ...(alembicIni ? [{ label: 'Alembic: downgrade base', header: 'vs Alembic down' }] : []),
+    ]);
     console.log('');
     target({ workload: 'W3', text: 'W3 down base (--no-backup; up from empty takes none) vs up', value: pairedRatio(find(measured, 'runner built: down base --no-backup'), find(measured, 'runner built: up (from empty)')), bound: BOUNDS.w3Down, unit: 'x' });
   }
