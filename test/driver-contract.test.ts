@@ -43,7 +43,7 @@ INSERT INTO parents VALUES (1, 'a'), (2, 'b');
 INSERT INTO children VALUES (1, 1), (2, 1), (3, 2);`;
 
 function sqlFile(path: string, statements: string[]) {
-  return { path, statements, dataLoss: [] } as never;
+  return { path, statements, text: statements.join('\n--> statement-breakpoint\n'), dataLoss: [] } as never;
 }
 
 for (const subject of subjects) {
@@ -143,6 +143,28 @@ for (const subject of subjects) {
         assert.deepEqual(await db.all('PRAGMA foreign_keys'), [{ foreign_keys: 1 }]);
         await db.transaction((tx) => tx.run('DELETE FROM parents WHERE id = ?', [2]));
         assert.deepEqual(await db.all('SELECT count(*) AS n FROM children'), [{ n: 2 }]);
+      } finally {
+        await db.close();
+      }
+    });
+
+    it('foreign-key check: a run that starts without any foreign key still checks the first migration that adds one', async () => {
+      const db = await subject.open();
+      try {
+        const plain = sqlFile('plain.sql', ['CREATE TABLE owners (id INTEGER PRIMARY KEY);', 'INSERT INTO owners VALUES (1);']);
+        // Lower case on purpose: REFERENCES is a keyword in any case.
+        const orphan = sqlFile('orphan.sql', ['CREATE TABLE pets (id INTEGER PRIMARY KEY, owner_id INTEGER references owners(id));', 'INSERT INTO pets VALUES (1, 1), (2, 7);']);
+        const migrations = [
+          { position: 0, tag: '0000_plain', when: 1, hash: 'h0', up: plain, down: null },
+          { position: 1, tag: '0001_orphan', when: 2, hash: 'h1', up: orphan, down: null },
+        ];
+        const state = { migrations, entries: migrations.map((migration) => ({ migration, applied: null })), current: -1 } as never;
+        await assert.rejects(
+          executePlan(db, { direction: 'up', from: -1, to: 1, steps: migrations } as never, state),
+          /orphan\.sql: foreign key check failed: 1 row\(s\) violate foreign keys, e\.g\. pets rowid 2 references a missing row of owners/,
+        );
+        assert.deepEqual(await db.all("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('owners', 'pets') ORDER BY name"), [{ name: 'owners' }]);
+        assert.deepEqual(await db.all('SELECT hash FROM "__drizzle_migrations"'), [{ hash: 'h0' }]);
       } finally {
         await db.close();
       }
