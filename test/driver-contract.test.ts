@@ -152,8 +152,12 @@ for (const subject of subjects) {
       const db = await subject.open();
       try {
         const plain = sqlFile('plain.sql', ['CREATE TABLE owners (id INTEGER PRIMARY KEY);', 'INSERT INTO owners VALUES (1);']);
-        // Lower case on purpose: REFERENCES is a keyword in any case.
-        const orphan = sqlFile('orphan.sql', ['CREATE TABLE pets (id INTEGER PRIMARY KEY, owner_id INTEGER references owners(id));', 'INSERT INTO pets VALUES (1, 1), (2, 7);']);
+        // Mixed case on purpose, with LIKE made case-sensitive: REFERENCES is a keyword in any case.
+        const orphan = sqlFile('orphan.sql', [
+          'PRAGMA case_sensitive_like = ON;',
+          'CREATE TABLE pets (id INTEGER PRIMARY KEY, owner_id INTEGER References owners(id));',
+          'INSERT INTO pets VALUES (1, 1), (2, 7);',
+        ]);
         const migrations = [
           { position: 0, tag: '0000_plain', when: 1, hash: 'h0', up: plain, down: null },
           { position: 1, tag: '0001_orphan', when: 2, hash: 'h1', up: orphan, down: null },

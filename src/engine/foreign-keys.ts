@@ -33,7 +33,8 @@ export async function findForeignKeyViolations(db: Queryable): Promise<ForeignKe
  * migrations quadratic; a plain query also costs less to prepare again after each migration changed the schema.
  */
 export async function tablesWithForeignKeys(db: Queryable): Promise<string[]> {
-  const rows = await db.all<{ name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%references%' ORDER BY name");
+  // instr(lower(…)), not LIKE: a migration may have set PRAGMA case_sensitive_like on this connection.
+  const rows = await db.all<{ name: string }>("SELECT name FROM sqlite_schema WHERE type = 'table' AND instr(lower(sql), 'references') > 0 ORDER BY name");
   return rows.map((row) => row.name);
 }
 
