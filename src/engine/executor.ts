@@ -2,7 +2,7 @@ import type { Driver, Queryable } from '../db/driver.js';
 import { recordApplied, recordReverted } from './bookkeeping.js';
 import { MigrateError } from './errors.js';
 import { explainConstraintFailure } from './explain.js';
-import { findForeignKeyViolations, tablesWithForeignKeys } from './foreign-keys.js';
+import { ForeignKeyGuard } from './foreign-keys.js';
 import type { Migration, SqlFile } from './journal.js';
 import type { Direction, HistoryState, Plan } from './plan.js';
 import { BASE, revisionLabel } from './revisions.js';
@@ -26,8 +26,8 @@ export interface StepResult {
  *
  * Foreign keys: drizzle-kit rebuilds tables with `PRAGMA foreign_keys=OFF` inside the migration, which
  * SQLite ignores inside a transaction, so dropping a parent would cascade into its children. Enforcement
- * is therefore switched off here, outside the transaction, and checked with `PRAGMA foreign_key_check`
- * before each commit (a violation rolls the migration back), then restored to what it was.
+ * is therefore switched off here, outside the transaction, and every key is checked before each commit
+ * (ForeignKeyGuard; a violation rolls the migration back), then restored to what it was.
  */
 export async function executePlan(
   db: Driver,
@@ -42,14 +42,7 @@ export async function executePlan(
 
   const [{ foreign_keys: foreignKeysWere } = { foreign_keys: 0 }] = await db.all<{ foreign_keys: number }>('PRAGMA foreign_keys');
   await db.exec('PRAGMA foreign_keys = OFF');
-  // A database none of whose tables says REFERENCES holds no foreign key, and a file that does not say it cannot add
-  // one: until one does, there is nothing to check before a commit (a run of many small migrations spent a fifth
-  // of its time listing keys that did not exist).
-  let mayHoldKeys = (await tablesWithForeignKeys(db)).length > 0;
-  const checkKeys = async (tx: Queryable, file: SqlFile) => {
-    mayHoldKeys ||= /references/i.test(file.text);
-    if (mayHoldKeys) await assertForeignKeys(tx, file);
-  };
+  const foreignKeys = await ForeignKeyGuard.of(db);
   try {
     for (const migration of plan.steps) {
       // Alembic's "Running upgrade X -> Y": up names the migration it applies (even one out of order),
@@ -70,11 +63,11 @@ export async function executePlan(
           db.transaction(async (tx) => {
             if (plan.direction === 'up') {
               await runFile(tx, migration.up);
-              await checkKeys(tx, migration.up);
+              await assertForeignKeys(tx, migration.up, foreignKeys);
               await recordApplied(tx, { hash: migration.hash, createdAt: migration.when });
             } else {
               await runFile(tx, downFileOf(migration));
-              await checkKeys(tx, downFileOf(migration));
+              await assertForeignKeys(tx, downFileOf(migration), foreignKeys);
               const row = state.entries[migration.position]?.applied;
               if (row) await recordReverted(tx, row);
             }
@@ -126,8 +119,8 @@ export async function runFile(db: Queryable, file: SqlFile): Promise<void> {
   }
 }
 
-async function assertForeignKeys(db: Queryable, file: SqlFile): Promise<void> {
-  const violations = await findForeignKeyViolations(db);
+async function assertForeignKeys(db: Queryable, file: SqlFile, guard: ForeignKeyGuard): Promise<void> {
+  const violations = await guard.violationsAfter(db, file);
   if (violations.length === 0) return;
   const first = violations[0]!;
   throw new MigrateError(

@@ -6,7 +6,7 @@ import { withScratchDatabase } from '../diff/scratch.js';
 import { readSnapshot } from '../diff/snapshot.js';
 import { assertNever, MigrateError } from '../errors.js';
 import { runFile } from '../executor.js';
-import { findForeignKeyViolations } from '../foreign-keys.js';
+import { ForeignKeyGuard } from '../foreign-keys.js';
 import type { Migration, SqlFile } from '../journal.js';
 import { parseMigrationStatements, quoteIdentifier as q, stripComments } from '../lint/statements.js';
 import { Counter, seedRows, snapshotForeignKeys, type SeedForeignKey } from './seed.js';
@@ -48,12 +48,13 @@ export async function runStairway(migrations: readonly Migration[], rowsPerTable
     const warnings: string[] = [];
     let schema: NormalizedSchema | undefined;
     const filled = new Set<string>();
+    const foreignKeys = await ForeignKeyGuard.of(db);
     for (const migration of migrations) {
       // A migration that adds no foreign key has no REFERENCES in its SQL: its snapshot (the whole schema, so the
       // history's snapshots together grow with its square) need not be read.
       const addsKeys = /\breferences\b/i.test(migration.up.text) && existsSync(migration.snapshotPath);
       const plannedKeys = addsKeys ? snapshotForeignKeys(readSnapshot(migration.snapshotPath)) : {};
-      const step = await stairwayStep(db, migration, { rowsPerTable, counter, warnings, plannedKeys, before: schema, filled });
+      const step = await stairwayStep(db, migration, { rowsPerTable, counter, warnings, plannedKeys, before: schema, filled, foreignKeys });
       if (step.failure) return { passed, warnings, failure: step.failure };
       schema = step.schema;
       passed.push(migration.tag);
@@ -77,6 +78,8 @@ export interface StepOptions {
   before?: NormalizedSchema;
   /** Tables known to hold `rowsPerTable` rows, kept across steps: seeding does not count them again (see seedRows). */
   filled?: Set<string>;
+  /** The run's foreign-key check, kept across steps (a step makes its own when absent). */
+  foreignKeys?: ForeignKeyGuard;
 }
 
 /** A step's outcome: its failure, or the schema it left (after the second up). */
@@ -92,6 +95,7 @@ export async function stairwayStep(db: Driver, migration: Migration, options: St
     failure: { tag: migration.tag, file: (file ?? migration.up).path, stage, differences },
   });
   const before = options.before ?? (await introspect(db));
+  const foreignKeys = options.foreignKeys ?? (await ForeignKeyGuard.of(db));
   for (const warning of await seedRows(db, before, options.rowsPerTable, options.counter, options.plannedKeys, options.filled)) {
     options.warnings.push(`before ${migration.tag}: ${warning}`);
   }
@@ -101,7 +105,7 @@ export async function stairwayStep(db: Driver, migration: Migration, options: St
   else options.filled?.clear();
   const data = await readRows(db, before, named);
 
-  const up = await attempt(() => runInTransaction(db, migration.up));
+  const up = await attempt(() => runInTransaction(db, migration.up, foreignKeys));
   if (up) return fail('up', [up]);
   const afterUp = await introspect(db);
   if (options.expectedAfterUp) {
@@ -118,7 +122,7 @@ export async function stairwayStep(db: Driver, migration: Migration, options: St
   if (down.statements.length === 0 && migration.up.statements.length > 0) {
     return fail('down', [`${migration.downPath} holds no SQL: write the SQL that reverses ${migration.up.path}`], down);
   }
-  const reverted = await attempt(() => runInTransaction(db, down));
+  const reverted = await attempt(() => runInTransaction(db, down, foreignKeys));
   if (reverted) return fail('down', [reverted], down);
 
   const schemaDifferences = compareSchemas(before, await introspect(db), { expected: 'the schema before the up', actual: 'the schema after the down' });
@@ -128,7 +132,7 @@ export async function stairwayStep(db: Driver, migration: Migration, options: St
   const dataDifferences = compareRows(data, await readRows(db, before, named), lost, { verb: 'did not come back', tail: `; ${migration.downPath} has no data-loss note for them` });
   if (dataDifferences.length > 0) return fail('data', dataDifferences, down);
 
-  const again = await attempt(() => runInTransaction(db, migration.up));
+  const again = await attempt(() => runInTransaction(db, migration.up, foreignKeys));
   if (again) return fail('up-again', [again]);
   const afterSecondUp = await introspect(db);
   const secondUp = compareSchemas(afterUp, afterSecondUp, { expected: 'the schema after the first up', actual: 'the schema after the second up' });
@@ -137,12 +141,12 @@ export async function stairwayStep(db: Driver, migration: Migration, options: St
 }
 
 /** The executor's procedure for one file: enforcement off outside the transaction, foreign_key_check before commit. */
-async function runInTransaction(db: Driver, file: SqlFile): Promise<void> {
+async function runInTransaction(db: Driver, file: SqlFile, foreignKeys: ForeignKeyGuard): Promise<void> {
   await db.exec('PRAGMA foreign_keys = OFF');
   try {
     await db.transaction(async (tx) => {
       await runFile(tx, file);
-      const violations = await findForeignKeyViolations(tx);
+      const violations = await foreignKeys.violationsAfter(tx, file);
       if (violations.length > 0) {
         const first = violations[0]!;
         throw new MigrateError('FOREIGN_KEY_VIOLATION', `${file.path}: ${violations.length} row(s) violate foreign keys afterwards, e.g. a row of ${first.table} references a missing row of ${first.parent}`);
