@@ -12,12 +12,14 @@ export function compareSchemas(expected: NormalizedSchema, actual: NormalizedSch
 
   // introspect() hands out one shape object per table definition: the same object is the same table, and only
   // the others are compared (the stairway compares the whole schema three times per migration).
+  // Own keys only: a table may be called `constructor` or `toString`.
+  const table = (schema: NormalizedSchema, name: string) => (Object.hasOwn(schema.tables, name) ? schema.tables[name] : undefined);
   const changed = new Set<string>();
-  for (const name of Object.keys(expected.tables)) if (expected.tables[name] !== actual.tables[name]) changed.add(name);
-  for (const name of Object.keys(actual.tables)) if (!(name in expected.tables)) changed.add(name);
+  for (const name of Object.keys(expected.tables)) if (table(expected, name) !== table(actual, name)) changed.add(name);
+  for (const name of Object.keys(actual.tables)) if (!Object.hasOwn(expected.tables, name)) changed.add(name);
   for (const name of [...changed].sort()) {
-    const e = expected.tables[name];
-    const a = actual.tables[name];
+    const e = table(expected, name);
+    const a = table(actual, name);
     if (!e) extra(`table ${name}`);
     else if (!a) missing(`table ${name}`);
     else compareTables(name, e, a, differences, missing, extra);
