@@ -60,6 +60,36 @@ describe('backups and restore', () => {
     assert.equal(backupFiles().length, 2, 'the restored backup and the saved pre-restore copy');
   });
 
+  it('a backup that cannot be written stops the run in one line before anything changes', async () => {
+    const blocked = makeProject({ withMigrations: false });
+    try {
+      writeMigrations(blocked.path('drizzle'), [
+        { name: 'items', up: ['CREATE TABLE items (id INTEGER PRIMARY KEY)'], down: ['DROP TABLE items'] },
+        { name: 'more', up: ['CREATE TABLE more (id INTEGER PRIMARY KEY)'], down: ['DROP TABLE more'] },
+      ]);
+      assert.equal((await blocked.migrate(['up', '0000'], env)).code, 0);
+      // A file where the backups folder would go.
+      writeFileSync(blocked.path('backups'), 'not a folder');
+      const db = blocked.open('app.db');
+      const schemaBefore = schemaDump(db);
+      db.close();
+      const refused = await blocked.migrate(['up'], env);
+      assert.equal(refused.code, 1, refused.stderr);
+      const lines = refused.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, refused.stderr);
+      assert.match(lines[0]!, /^error: could not back up .*app\.db to .*backups.*; nothing was changed \(use --no-backup to go on without one\)$/);
+      const after = blocked.open('app.db');
+      try {
+        assert.equal(schemaDump(after), schemaBefore);
+        assert.equal(appliedRows(after).length, 1);
+      } finally {
+        after.close();
+      }
+    } finally {
+      blocked.cleanup();
+    }
+  });
+
   it('--no-backup takes none, --keep-backups keeps the newest N, down backs up too', async () => {
     const before = backupFiles();
     assert.equal((await project.migrate(['up', '+1', '--no-backup'], env)).code, 0);

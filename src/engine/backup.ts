@@ -65,12 +65,12 @@ export function listBackups(databasePath: string): BackupInfo[] {
  */
 export async function writeBackup(databasePath: string, revision: string, keep = DEFAULT_KEEP_BACKUPS): Promise<BackupInfo> {
   const folder = backupsFolder(databasePath);
-  mkdirSync(folder, { recursive: true });
   const file = backupName(databasePath, new Date(), revision);
   const path = join(folder, file);
   const partial = `${path}.partial`;
-  rmSync(partial, { force: true });
   try {
+    mkdirSync(folder, { recursive: true });
+    rmSync(partial, { force: true });
     // Pages copied as they are: about twice as fast as VACUUM INTO, which rebuilds every table and index (W4 of
     // npm run bench).
     await copyDatabase(databasePath, partial);
@@ -84,7 +84,8 @@ export async function writeBackup(databasePath: string, revision: string, keep =
     }
     renameSync(partial, path);
   } catch (error) {
-    rmSync(partial, { force: true });
+    // The folder itself may be what failed (not a directory): nothing to clean up there then.
+    if (existsSync(folder) && statSync(folder).isDirectory()) rmSync(partial, { force: true });
     throw new MigrateError('BACKUP', `could not back up ${databasePath} to ${path}: ${(error as Error).message}; nothing was changed (use --no-backup to go on without one)`, { cause: error });
   }
   for (const old of listBackups(databasePath).slice(Math.max(keep, 1))) rmSync(old.path, { force: true });
