@@ -371,20 +371,16 @@ try {
   /** Alembic's contender for a command on a database file, or none (said above) when Alembic is not installed. */
   const alembic = (label: string, database: string, command: string[], more: Omit<Contender, 'label' | 'args' | 'command'>): Contender[] =>
     alembicIni && 'python' in alembicPython ? [{ label, command: alembicPython.python, args: alembicArgs(alembicIni, database, command), ...more }] : [];
-  const alembicAt = (file: string): string | null => {
+  /** Checks what Alembic left: its revision (null: base) and the number of the history's tables. */
+  const expectAlembicAt = (file: string, revision: string | null, tables: number) => {
     const db = openReadOnly(file);
     try {
-      return (db.prepare('SELECT version_num AS v FROM alembic_version').get() as { v: string } | undefined)?.v ?? null;
+      const at = (db.prepare('SELECT version_num AS v FROM alembic_version').get() as { v: string } | undefined)?.v ?? null;
+      const n = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name LIKE 't%'").get() as { n: number }).n;
+      if (at !== revision || n !== tables) throw new Error(`${file}: Alembic left ${at ?? 'base'} with ${n} tables, expected ${revision ?? 'base'} with ${tables}`);
     } finally {
       db.close();
     }
-  };
-  const expectAlembicAt = (file: string, revision: string | null, tables: number) => {
-    const at = alembicAt(file);
-    const db = openReadOnly(file);
-    const n = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name LIKE 't%'").get() as { n: number }).n;
-    db.close();
-    if (at !== revision || n !== tables) throw new Error(`${file}: Alembic left ${at ?? 'base'} with ${n} tables, expected ${revision ?? 'base'} with ${tables}`);
   };
   // An up-to-date database of the 200-migration history, for W2 and W3 (and Alembic's, by Alembic).
   const head = path('head-200.db');

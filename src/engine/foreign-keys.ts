@@ -9,6 +9,21 @@ export interface ForeignKeyViolation {
   parent: string;
 }
 
+/** What the check needs of a parent table's columns (pragma_table_info). */
+interface ParentColumn {
+  name: string;
+  type: string;
+  pk: number;
+}
+
+/**
+ * Whether SQL text may declare a foreign key: REFERENCES, in any case, is the only way to (so text without it
+ * cannot add one).
+ */
+export function declaresForeignKeys(sql: string): boolean {
+  return /\breferences\b/i.test(sql);
+}
+
 interface KeyColumn {
   child: string;
   id: number;
@@ -54,7 +69,7 @@ export class ForeignKeyGuard {
 
   /** The rows that violate a foreign key once `file` has run on `db` (inside its transaction). */
   async violationsAfter(db: Queryable, file: SqlFile): Promise<ForeignKeyViolation[]> {
-    this.mayHoldKeys ||= /references/i.test(file.text);
+    this.mayHoldKeys ||= declaresForeignKeys(file.text);
     return this.mayHoldKeys ? findForeignKeyViolations(db) : [];
   }
 }
@@ -81,7 +96,7 @@ export async function anyForeignKeyMayBeViolated(db: Queryable): Promise<boolean
  */
 async function mayBeViolated(db: Queryable, key: KeyColumn[]): Promise<boolean> {
   const { child, parent } = key[0]!;
-  const parentColumns = await db.all<{ name: string; type: string; pk: number }>('SELECT name, type, pk FROM pragma_table_info(?)', [parent]);
+  const parentColumns = await db.all<ParentColumn>('SELECT name, type, pk FROM pragma_table_info(?)', [parent]);
   const childHasKey = key.map((k) => `c.${q(k.from)} IS NOT NULL`).join(' AND ');
   if (parentColumns.length === 0) {
     // No parent table: every child row with a complete key is a violation.
@@ -104,7 +119,7 @@ async function mayBeViolated(db: Queryable, key: KeyColumn[]): Promise<boolean> 
  * The collation of each parent key column, as SQLite's foreign key compares it: that of the unique, non-partial
  * index on exactly those columns, or BINARY for the rowid (an INTEGER PRIMARY KEY has no index). Null when neither.
  */
-async function parentKeyCollations(db: Queryable, parent: string, to: string[], parentColumns: { name: string; type: string; pk: number }[]): Promise<string[] | null> {
+async function parentKeyCollations(db: Queryable, parent: string, to: string[], parentColumns: ParentColumn[]): Promise<string[] | null> {
   const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
   const indexes = await db.all<{ name: string; unique: number; partial: number }>('SELECT name, "unique", partial FROM pragma_index_list(?)', [parent]);
   for (const index of indexes) {

@@ -6,7 +6,7 @@ import { withScratchDatabase } from '../diff/scratch.js';
 import { readSnapshot } from '../diff/snapshot.js';
 import { assertNever, MigrateError } from '../errors.js';
 import { runFile } from '../executor.js';
-import { ForeignKeyGuard } from '../foreign-keys.js';
+import { declaresForeignKeys, ForeignKeyGuard } from '../foreign-keys.js';
 import type { Migration, SqlFile } from '../journal.js';
 import { parseMigrationStatements, quoteIdentifier as q, stripComments } from '../lint/statements.js';
 import { Counter, seedRows, snapshotForeignKeys, type SeedForeignKey } from './seed.js';
@@ -52,7 +52,7 @@ export async function runStairway(migrations: readonly Migration[], rowsPerTable
     for (const migration of migrations) {
       // A migration that adds no foreign key has no REFERENCES in its SQL: its snapshot (the whole schema, so the
       // history's snapshots together grow with its square) need not be read.
-      const addsKeys = /\breferences\b/i.test(migration.up.text) && existsSync(migration.snapshotPath);
+      const addsKeys = declaresForeignKeys(migration.up.text) && existsSync(migration.snapshotPath);
       const plannedKeys = addsKeys ? snapshotForeignKeys(readSnapshot(migration.snapshotPath)) : {};
       const step = await stairwayStep(db, migration, { rowsPerTable, counter, warnings, plannedKeys, before: schema, filled, foreignKeys });
       if (step.failure) return { passed, warnings, failure: step.failure };
