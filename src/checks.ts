@@ -12,7 +12,8 @@ import { introspect } from './engine/diff/introspect.js';
 import { withScratchDatabase } from './engine/diff/scratch.js';
 import { emptySnapshot, readSnapshot } from './engine/diff/snapshot.js';
 import { MigrateError } from './engine/errors.js';
-import { runFile } from './engine/executor.js';
+import { ForeignKeyGuard } from './engine/foreign-keys.js';
+import { applyFile } from './engine/procedure.js';
 import { loadMigrations, snapshotFilePath, type Migration } from './engine/journal.js';
 import { analyzeMigration, findRebuilds, liveCounter, parseMigrationStatements, type LintFinding } from './engine/lint/index.js';
 import { renderPlanSql } from './engine/offline.js';
@@ -213,6 +214,7 @@ export async function lint(options: CheckOptions & { target?: string; strict?: b
     const last = chosen.at(-1)?.position ?? BASE;
     await withScratchDatabase(async (scratch) => {
       let broken: string | null = null;
+      let guard: ForeignKeyGuard | undefined;
       for (const migration of state.migrations.slice(0, last + 1)) {
         if (chosen.includes(migration)) {
           if (broken) notes.push(`${migration.tag} was read against an incomplete schema: ${broken}`);
@@ -233,8 +235,8 @@ export async function lint(options: CheckOptions & { target?: string; strict?: b
         }
         if (broken) continue;
         try {
-          await scratch.exec('PRAGMA foreign_keys = OFF');
-          await runFile(scratch, migration.up);
+          guard ??= await ForeignKeyGuard.of(scratch);
+          await applyFile(scratch, migration.up, guard);
         } catch (error) {
           broken = `${migration.tag} fails on an empty database (${(error as Error).message})`;
         }

@@ -12,7 +12,8 @@ import { MigrateError } from './engine/errors.js';
 import { assertSqliteFile, backupsFolder, copyDatabase, findBackup, listBackups, writeBackup, type BackupInfo } from './engine/backup.js';
 import { acquireLock, describeHolder, forceUnlock } from './engine/lock.js';
 import { parseDatabaseUrl, redactUrl } from './db/url.js';
-import { executePlan, type ExecutionEvent, type StepResult } from './engine/executor.js';
+import { executeSteps, type ExecutionEvent, type StepResult } from './engine/executor.js';
+import { planSteps } from './engine/steps.js';
 import { loadMigrations, readJournal, type Migration } from './engine/journal.js';
 import { computeState, parseDownTarget, parseUpTarget, planDown, planUp, type HistoryState, type SafetyOptions } from './engine/plan.js';
 import { BASE, resolveRevision, revisionLabel } from './engine/revisions.js';
@@ -166,9 +167,11 @@ async function migrate(direction: 'up' | 'down', options: MigrateOptions, onEven
       const state = await loadState(migrations, db);
       const plan = direction === 'up' ? planUp(state, target, options) : planDown(state, target, options);
       const label = (position: number) => revisionLabel(position, state.migrations);
-      const backup = plan.steps.length > 0 ? await backupBeforeChange(ctx, db, label(state.current), options, onEvent) : null;
-      if (plan.steps.length > 0) await preferWal(db, ctx.url);
-      const steps = await executePlan(db, plan, state, onEvent);
+      // Every file checked runnable before anything changes (the backup included).
+      const planned = planSteps(plan, state);
+      const backup = planned.length > 0 ? await backupBeforeChange(ctx, db, label(state.current), options, onEvent) : null;
+      if (planned.length > 0) await preferWal(db, ctx.url);
+      const steps = await executeSteps(db, planned, onEvent);
       return { direction, from: label(plan.from), to: label(plan.to), steps, backup };
     }),
   );

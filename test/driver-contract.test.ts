@@ -8,7 +8,8 @@ import { after, describe, it } from 'node:test';
 import { openBetterSqlite } from '../src/db/better-sqlite3.js';
 import type { Driver } from '../src/db/driver.js';
 import { openLibsql } from '../src/db/libsql.js';
-import { executePlan } from '../src/engine/executor.js';
+import { executeSteps } from '../src/engine/executor.js';
+import { planSteps } from '../src/engine/steps.js';
 import { startHranaServer, type HranaServer } from './helpers/hrana-server.js';
 
 interface Subject {
@@ -127,14 +128,14 @@ for (const subject of subjects) {
         ];
         await db.exec('CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)');
         const state = { migrations, entries: migrations.map((migration) => ({ migration, applied: null })), current: -1 } as never;
-        await executePlan(db, { direction: 'up', from: -1, to: 0, steps: [migrations[0]] } as never, state);
+        await executeSteps(db, planSteps({ direction: 'up', from: -1, to: 0, steps: [migrations[0]] } as never, state));
         assert.deepEqual(await db.all('SELECT id, parent_id FROM children ORDER BY id'), [
           { id: 1, parent_id: 1 },
           { id: 2, parent_id: 1 },
           { id: 3, parent_id: 2 },
         ]);
         await assert.rejects(
-          executePlan(db, { direction: 'up', from: 0, to: 1, steps: [migrations[1]] } as never, state),
+          executeSteps(db, planSteps({ direction: 'up', from: 0, to: 1, steps: [migrations[1]] } as never, state)),
           /orphan\.sql: foreign key check failed: 1 row\(s\) violate foreign keys/,
         );
         assert.deepEqual(await db.all('SELECT count(*) AS n FROM children'), [{ n: 3 }]);
@@ -164,7 +165,7 @@ for (const subject of subjects) {
         ];
         const state = { migrations, entries: migrations.map((migration) => ({ migration, applied: null })), current: -1 } as never;
         await assert.rejects(
-          executePlan(db, { direction: 'up', from: -1, to: 1, steps: migrations } as never, state),
+          executeSteps(db, planSteps({ direction: 'up', from: -1, to: 1, steps: migrations } as never, state)),
           /orphan\.sql: foreign key check failed: 1 row\(s\) violate foreign keys, e\.g\. pets rowid 2 references a missing row of owners/,
         );
         assert.deepEqual(await db.all("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('owners', 'pets') ORDER BY name"), [{ name: 'owners' }]);

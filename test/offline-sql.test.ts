@@ -37,7 +37,7 @@ const HEADER = [
   '-- rebuild would otherwise delete the ON DELETE CASCADE rows of its children.',
   'PRAGMA foreign_keys=OFF;',
 ];
-const CHECK = ['-- Must return no rows; if it returns any, run ROLLBACK; instead of going on.', 'PRAGMA foreign_key_check;'];
+const CHECK = ['-- Must return no rows that were not there before this migration; if it does, run ROLLBACK; instead of going on.', 'PRAGMA foreign_key_check;'];
 
 describe('offline SQL: rendering a plan', () => {
   const cases: { what: string; sql: () => string; expected: string[] }[] = [

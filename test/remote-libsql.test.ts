@@ -166,7 +166,7 @@ describe('remote libSQL (Hrana over HTTP)', () => {
     await addMigration(project, 'orphan', "INSERT INTO `kids` (`id`, `parent_id`, `memo`) VALUES (100, 999, 'orphan');\n", 'DELETE FROM `kids` WHERE `id` = 100;\n');
     const result = await project.migrate(['up'], env);
     assertExit(result, 1, 'up with an orphan row');
-    assert.match(result.stderr, /^error: .*_orphan\.sql: foreign key check failed: 1 row\(s\) violate foreign keys, e\.g\. kids rowid 100 references a missing row of parents; rolled back/m);
+    assert.match(result.stderr, /^error: .*_orphan\.sql: foreign key check failed: 1 row\(s\) violate foreign keys, e\.g\. kids rowid 100 references a missing row of parents \(parent_id=999\); rolled back/m);
     const db = project.open('remote.db');
     try {
       assert.equal((db.prepare('SELECT count(*) AS n FROM kids WHERE id = 100').get() as { n: number }).n, 0);

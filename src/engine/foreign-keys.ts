@@ -54,24 +54,120 @@ export async function tablesWithForeignKeys(db: Queryable): Promise<string[]> {
   return rows.map((row) => row.name);
 }
 
+/** A violating row, with the values of its key: what identifies it across a rebuild that renumbers rowids. */
+export interface KeyedViolation extends ForeignKeyViolation {
+  /** The child's key columns and their values, e.g. `author_id=7`. */
+  key: string;
+}
+
+/** What a file did to the database's foreign keys: the violations it made, and those that were there before it. */
+export interface ForeignKeyOutcome {
+  /** Violations the file made: any of them fails it. */
+  fresh: KeyedViolation[];
+  /** Violations that were there before the file ran and still are (written with enforcement off): reported only. */
+  preexisting: KeyedViolation[];
+}
+
 /**
- * The check before each commit of a run of files (the runner's, the stairway's). A database none of whose tables
- * says REFERENCES holds no foreign key, and a file that does not say it cannot add one: until one does, there is
- * nothing to check (a run of many small migrations spent a fifth of its time listing keys that did not exist).
+ * The check before each commit of a run of files (the runner's, the stairway's): only violations that the file made
+ * fail it (as Atlas's check does), so a database that already holds orphans can still be migrated. What was there
+ * before is learnt once per run and carried from each committed file to the next (every commit was checked).
+ * A database none of whose tables says REFERENCES holds no foreign key, and a file that does not say it cannot add
+ * one: until one does, there is nothing to check (a run of many small migrations spent a fifth of its time listing
+ * keys that did not exist).
  */
 export class ForeignKeyGuard {
-  private constructor(private mayHoldKeys: boolean) {}
+  /** The violations of the last committed state; null when not known (read before the next file runs). */
+  private known: KeyedViolation[] | null;
+
+  private constructor(private mayHoldKeys: boolean) {
+    this.known = mayHoldKeys ? null : [];
+  }
 
   /** A guard for a run on `db` as it is now. */
   static async of(db: Queryable): Promise<ForeignKeyGuard> {
     return new ForeignKeyGuard((await tablesWithForeignKeys(db)).length > 0);
   }
 
-  /** The rows that violate a foreign key once `file` has run on `db` (inside its transaction). */
-  async violationsAfter(db: Queryable, file: SqlFile): Promise<ForeignKeyViolation[]> {
-    this.mayHoldKeys ||= declaresForeignKeys(file.text);
-    return this.mayHoldKeys ? findForeignKeyViolations(db) : [];
+  /** The violations before a file runs (inside its transaction, before its first statement). */
+  async before(db: Queryable): Promise<KeyedViolation[]> {
+    this.known ??= await listViolations(db);
+    return this.known;
   }
+
+  /** The violations once `file` has run on `db` (inside its transaction), split into new and pre-existing. */
+  async after(db: Queryable, file: { text: string }, before: readonly KeyedViolation[]): Promise<ForeignKeyOutcome> {
+    this.mayHoldKeys ||= declaresForeignKeys(file.text);
+    const now = this.mayHoldKeys ? await listViolations(db) : [];
+    return splitByBaseline(now, before);
+  }
+
+  /** The file's transaction committed: its state is the next file's baseline. */
+  committed(outcome: ForeignKeyOutcome): void {
+    this.known = outcome.preexisting;
+  }
+
+  /** Rows were written outside the guard's files (the stairway's generated rows): read the baseline again. */
+  forget(): void {
+    this.known = null;
+  }
+}
+
+/** Violations in `now` beyond those in `before`, matched by table, parent and key values (a multiset). Pure. */
+export function splitByBaseline(now: readonly KeyedViolation[], before: readonly KeyedViolation[]): ForeignKeyOutcome {
+  const identity = (v: KeyedViolation) => `${v.table}\u0000${v.parent}\u0000${v.key}`;
+  const remaining = new Map<string, number>();
+  for (const v of before) remaining.set(identity(v), (remaining.get(identity(v)) ?? 0) + 1);
+  const fresh: KeyedViolation[] = [];
+  const preexisting: KeyedViolation[] = [];
+  for (const v of now) {
+    const left = remaining.get(identity(v)) ?? 0;
+    if (left > 0) {
+      remaining.set(identity(v), left - 1);
+      preexisting.push(v);
+    } else fresh.push(v);
+  }
+  return { fresh, preexisting };
+}
+
+/** Every violating row with its key values; quick (none) in the common case, the pragma only when there are some. */
+export async function listViolations(db: Queryable): Promise<KeyedViolation[]> {
+  if (!(await anyForeignKeyMayBeViolated(db))) return [];
+  const rows = await db.all<ForeignKeyViolation & { fkid: number }>('PRAGMA foreign_key_check');
+  const keyed: KeyedViolation[] = [];
+  const byKey = new Map<string, (ForeignKeyViolation & { fkid: number })[]>();
+  for (const row of rows) byKey.set(`${row.table}\u0000${row.fkid}`, [...(byKey.get(`${row.table}\u0000${row.fkid}`) ?? []), row]);
+  for (const group of byKey.values()) {
+    const { table, fkid } = group[0]!;
+    const columns = (await db.all<{ from: string }>('SELECT "from" FROM pragma_foreign_key_list(?) WHERE id = ? ORDER BY seq', [table, fkid])).map((c) => c.from);
+    const withRowid = group.filter((v) => v.rowid !== null);
+    const values = new Map<number, Record<string, unknown>>();
+    if (withRowid.length > 0 && columns.length > 0) {
+      const found = await db.all<Record<string, unknown> & { __rowid: number }>(
+        `SELECT rowid AS __rowid, ${columns.map(q).join(', ')} FROM ${q(table)} WHERE rowid IN (SELECT value FROM json_each(?))`,
+        [JSON.stringify(withRowid.map((v) => v.rowid))],
+      );
+      for (const row of found) values.set(Number(row.__rowid), row);
+    }
+    for (const v of group) {
+      const row = v.rowid === null ? undefined : values.get(Number(v.rowid));
+      const key = columns.map((c) => `${c}=${row ? show(row[c]) : '?'}`).join(', ');
+      keyed.push({ table: v.table, rowid: v.rowid, parent: v.parent, key });
+    }
+  }
+  return keyed;
+}
+
+function show(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `x'${Buffer.from(value).toString('hex')}'`;
+  return typeof value === 'string' ? `'${value}'` : String(value);
+}
+
+/** One line naming the violating rows, for an error or a report. */
+export function describeViolations(violations: readonly KeyedViolation[]): string {
+  const first = violations[0]!;
+  return `${violations.length} row(s) violate foreign keys, e.g. ${first.table} rowid ${first.rowid ?? '?'} references a missing row of ${first.parent} (${first.key})`;
 }
 
 /** Whether some child row may lack its parent: false only when no row violates any foreign key of the database. */

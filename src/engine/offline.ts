@@ -1,10 +1,10 @@
 import { MIGRATIONS_TABLE } from '../config.js';
 import { CREATE_MIGRATIONS_TABLE } from './bookkeeping.js';
-import { MigrateError } from './errors.js';
 import { stripComments } from './lint/statements.js';
-import type { SqlFile } from './journal.js';
 import type { HistoryState, Plan } from './plan.js';
-import { BASE, revisionLabel } from './revisions.js';
+import { revisionLabel } from './revisions.js';
+import { planSteps } from './steps.js';
+import { terminate } from './transaction-control.js';
 
 /**
  * The SQL a plan runs, as one script for a DBA to review or run by hand (Alembic's offline mode): the same
@@ -23,30 +23,25 @@ export function renderPlanSql(plan: Plan, state: HistoryState): string {
     '-- rebuild would otherwise delete the ON DELETE CASCADE rows of its children.',
     'PRAGMA foreign_keys=OFF;',
   ];
-  const applied = new Set(state.entries.filter((e) => e.applied).map((e) => e.migration.position));
-  const current = () => (applied.size === 0 ? BASE : Math.max(...applied));
   let tableCreated = false;
-  for (const migration of plan.steps) {
-    const from = label(current());
-    if (plan.direction === 'up') applied.add(migration.position);
-    else applied.delete(migration.position);
-    const file = plan.direction === 'up' ? migration.up : migration.down;
-    if (!file) throw new MigrateError('MISSING_DOWN', `cannot revert ${migration.tag}: ${migration.downPath} is missing`);
-
-    lines.push('', `-- Running ${verb} ${from} -> ${label(current())} (${file.path})`);
-    const statements = statementsOf(file);
+  for (const step of planSteps(plan, state)) {
+    lines.push('', `-- Running ${verb} ${step.from} -> ${step.to} (${step.file.path})`);
+    for (const control of step.prepared.absorbed) {
+      lines.push(`-- absorbed: statement ${control.chunk} (${oneLine(control.sql)}) of the file does not run: this transaction already gives what it asks for`);
+    }
+    const statements = step.prepared.chunks.map((chunk) => terminate(chunk.sql));
     // Notes in a comment-only chunk do not run, so they would not show; those in a statement's chunk do.
     const shown = statements.join('\n');
-    if (plan.direction === 'down') for (const note of migration.down?.dataLoss ?? []) if (!shown.includes(note)) lines.push(`-- data-loss: ${note}`);
+    for (const note of step.dataLoss) if (!shown.includes(note)) lines.push(`-- data-loss: ${note}`);
     lines.push('BEGIN IMMEDIATE;', ...statements);
-    lines.push('-- Must return no rows; if it returns any, run ROLLBACK; instead of going on.', 'PRAGMA foreign_key_check;');
-    if (plan.direction === 'up') {
+    lines.push('-- Must return no rows that were not there before this migration; if it does, run ROLLBACK; instead of going on.', 'PRAGMA foreign_key_check;');
+    const { bookkeeping } = step;
+    if (bookkeeping.kind === 'insert') {
       if (!tableCreated) lines.push(`${CREATE_MIGRATIONS_TABLE};`);
       tableCreated = true;
-      lines.push(`INSERT INTO "${MIGRATIONS_TABLE}" ("hash", "created_at") VALUES (${literal(migration.hash)}, ${migration.when});`);
-    } else {
-      const row = state.entries[migration.position]?.applied;
-      if (row) lines.push(`DELETE FROM "${MIGRATIONS_TABLE}" WHERE created_at = ${row.createdAt} AND hash = ${literal(row.hash)};`);
+      lines.push(`INSERT INTO "${MIGRATIONS_TABLE}" ("hash", "created_at") VALUES (${literal(bookkeeping.row.hash)}, ${bookkeeping.row.createdAt});`);
+    } else if (bookkeeping.kind === 'delete') {
+      lines.push(`DELETE FROM "${MIGRATIONS_TABLE}" WHERE created_at = ${bookkeeping.row.createdAt} AND hash = ${literal(bookkeeping.row.hash)};`);
     }
     lines.push('COMMIT;');
   }
@@ -54,14 +49,8 @@ export function renderPlanSql(plan: Plan, state: HistoryState): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Each chunk as it runs, ending in `;` (on a line of its own when the chunk ends in a comment). */
-function statementsOf(file: SqlFile): string[] {
-  return file.statements.map((chunk) => {
-    const text = chunk.trim();
-    if (stripComments(text).trimEnd().endsWith(';')) return text;
-    const lastLine = (text.split('\n').at(-1) ?? '').replace(/'(?:[^']|'')*'/g, "''");
-    return /--|\*\/\s*$/.test(lastLine) ? `${text}\n;` : `${text};`;
-  });
+function oneLine(sql: string): string {
+  return stripComments(sql).replace(/\s+/g, ' ').trim();
 }
 
 function literal(text: string): string {

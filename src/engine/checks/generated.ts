@@ -2,10 +2,10 @@ import { writeFileSync } from 'node:fs';
 import type { Queryable } from '../../db/driver.js';
 import { drizzleKitDiff, type SnapshotDiff } from '../diff/down.js';
 import { repairMigration, type SchemaFacts, type TableDefinition } from '../diff/repair.js';
-import { withScratchDatabase } from '../diff/scratch.js';
+import { replayUp, withScratchDatabase } from '../diff/scratch.js';
 import { emptySnapshot, readSnapshot } from '../diff/snapshot.js';
 import { MigrateError } from '../errors.js';
-import { runFile } from '../executor.js';
+import { applyFile } from '../procedure.js';
 import { loadMigrations, splitStatements, STATEMENT_BREAKPOINT, type Migration } from '../journal.js';
 import { parseMigrationStatements } from '../lint/statements.js';
 import { schemaOfStatements } from './models.js';
@@ -45,9 +45,10 @@ export async function repairAndTryMigration(folder: string, tag: string, diff: S
   const expected = await schemaOfStatements(afterSql);
   const warnings: string[] = [];
   const { failure } = await withScratchDatabase(async (db) => {
-    for (const previous of migrations.slice(0, migration.position)) await runFile(db, previous.up);
+    const foreignKeys = await replayUp(db, migrations.slice(0, migration.position));
     await db.exec('PRAGMA foreign_keys = ON');
     return stairwayStep(db, migration, {
+      foreignKeys,
       rowsPerTable: ROWS_PER_TABLE,
       counter: new Counter(),
       warnings,
@@ -84,10 +85,10 @@ async function repairFiles(
   downTarget: () => Promise<Record<string, TableDefinition>>,
 ): Promise<Repair[]> {
   return withScratchDatabase(async (db) => {
-    for (const previous of migrations.slice(0, migration.position)) await runFile(db, previous.up);
+    const foreignKeys = await replayUp(db, migrations.slice(0, migration.position));
     const up = repairFile(migration.up, await schemaFacts(db), upTarget);
     try {
-      await runFile(db, { path: migration.up.path, text: up.text, statements: splitStatements(up.text) });
+      await applyFile(db, { path: migration.up.path, text: up.text, statements: splitStatements(up.text) }, foreignKeys);
     } catch {
       return up.repairs; // the trial reports it; the down file cannot be repaired against a schema the up never made
     }

@@ -1,7 +1,8 @@
 import { openBetterSqlite } from '../../db/better-sqlite3.js';
 import type { Driver } from '../../db/driver.js';
+import { ForeignKeyGuard } from '../foreign-keys.js';
 import type { Migration } from '../journal.js';
-import { runFile } from '../executor.js';
+import { applyFile } from '../procedure.js';
 import { introspect, type NormalizedSchema } from './introspect.js';
 import { compareSchemas } from './compare.js';
 
@@ -15,10 +16,17 @@ export async function withScratchDatabase<T>(fn: (db: Driver) => Promise<T>): Pr
   }
 }
 
+/** Applies the up files of `migrations` in order, each as `up` runs it (applyFile), without bookkeeping rows. */
+export async function replayUp(db: Driver, migrations: readonly Migration[], guard?: ForeignKeyGuard): Promise<ForeignKeyGuard> {
+  const foreignKeys = guard ?? (await ForeignKeyGuard.of(db));
+  for (const migration of migrations) await applyFile(db, migration.up, foreignKeys);
+  return foreignKeys;
+}
+
 /** The schema that the migrations up to and including `position` give on an empty database. */
 export async function schemaAt(migrations: readonly Migration[], position: number): Promise<NormalizedSchema> {
   return withScratchDatabase(async (db) => {
-    for (const migration of migrations.slice(0, position + 1)) await runFile(db, migration.up);
+    await replayUp(db, migrations.slice(0, position + 1));
     return introspect(db);
   });
 }
@@ -32,10 +40,10 @@ export async function checkDownRestores(migrations: readonly Migration[], positi
   if (!migration?.down) return [`${migration?.tag ?? position} has no down file`];
   const down = migration.down;
   return withScratchDatabase(async (db) => {
-    for (const previous of migrations.slice(0, position)) await runFile(db, previous.up);
+    const guard = await replayUp(db, migrations.slice(0, position));
     const before = await introspect(db);
-    await runFile(db, migration.up);
-    await runFile(db, down);
+    await applyFile(db, migration.up, guard);
+    await applyFile(db, down, guard);
     return compareSchemas(before, await introspect(db), { expected: 'the schema before the up', actual: 'the schema after the down' });
   });
 }

@@ -3,9 +3,10 @@ import type { ParsedStatement, StatementRef } from './statements.js';
 
 /**
  * Stable codes, numbered as Atlas numbers its checks where Atlas has one (https://atlasgo.io/lint/analyzers):
- * DS destructive, BC backward-incompatible, MF data-dependent; RB is this runner's own (SQLite table rebuilds).
+ * DS destructive, BC backward-incompatible, MF data-dependent; RB (SQLite table rebuilds) and TX (transaction control
+ * written into a file) are this runner's own.
  */
-export type LintCode = 'DS102' | 'DS103' | 'BC101' | 'BC102' | 'MF101' | 'MF102' | 'MF103' | 'MF104' | 'RB101';
+export type LintCode = 'DS102' | 'DS103' | 'BC101' | 'BC102' | 'MF101' | 'MF102' | 'MF103' | 'MF104' | 'RB101' | 'TX101' | 'TX102';
 
 /** `error`: the migration will fail on the database it was checked against; `warning`: it may do harm. */
 export type Severity = 'error' | 'warning';
