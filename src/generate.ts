@@ -7,7 +7,7 @@ import { repairAndTryMigration, type GeneratedMigrationCheck } from './engine/ch
 import { computeDownMigration, drizzleKitDiff, renderDownFile, type SnapshotDiff } from './engine/diff/down.js';
 import { describeAmbiguities, parseRenameFlags, SPLIT_ADVICE } from './engine/diff/renames.js';
 import { checkDownRestores } from './engine/diff/scratch.js';
-import { emptySnapshot, readSnapshot } from './engine/diff/snapshot.js';
+import { assertSnapshotsCurrent, emptySnapshot, readSnapshot } from './engine/diff/snapshot.js';
 import { MigrateError } from './engine/errors.js';
 import { loadMigrations, readJournal, type Migration } from './engine/journal.js';
 import { findRenameCandidates, modelsDifferFromLastSnapshot, writeMigrationFromModels } from './engine/rename-migration.js';
@@ -110,6 +110,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const ctx = context(options);
   const schemaPath = options.schemaPath ?? SCHEMA_PATH;
   const renames = parseRenameFlags({ tables: options.renameTables, columns: options.renameColumns });
+  assertSnapshotsCurrent(ctx.folder);
   if (renames.tables.length > 0 || renames.columns.length > 0) {
     if (options.custom) throw new MigrateError('BAD_RENAME', 'rename flags generate a migration from the models; a custom migration is written by hand (leave out --custom)');
     const tag = await writeMigrationFromModels({ folder: ctx.folder, schemaPath, name: options.name ?? 'rename', renames });
