@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/driver.js';
 import type { NormalizedSchema } from '../diff/introspect.js';
 import type { SqliteSnapshot } from '../diff/snapshot.js';
+import { assertNever } from '../errors.js';
 import { quoteIdentifier as q } from '../lint/statements.js';
 
 /** Hands out numbers no generated value has used yet, so every generated value is unique. */
@@ -88,7 +89,10 @@ export async function seedRows(
         for (const fk of foreignKeys) {
           const candidates = fk.parent === table ? [row] : parentRows.get(fk)!;
           const parent = candidates.length > 0 ? candidates[i % candidates.length]! : null;
-          fk.from.forEach((column, k) => (row[column] = parent ? parent[fk.to[k]!] ?? null : null));
+          fk.from.forEach((column, k) => {
+            const type = insertable.find((x) => x.name === column)?.type ?? '';
+            row[column] = parent ? keyValueFor(type, parent[fk.to[k]!] ?? null) : null;
+          });
           if (!parent && fk.from.some((c) => insertable.find((x) => x.name === c)?.notNull)) fits = false;
         }
         if (!fits) {
@@ -180,13 +184,64 @@ async function unreferencedParents(db: Queryable, child: string, fk: SeedForeign
   }
 }
 
-/** A value of the column's type affinity (SQLite's rules), distinct for each `n`. */
-export function valueFor(declaredType: string, n: number): unknown {
+/** SQLite's type affinity of a declared column type (https://sqlite.org/datatype3.html, 3.1: the first rule that matches). */
+export type Affinity = 'INTEGER' | 'TEXT' | 'BLOB' | 'REAL' | 'NUMERIC';
+
+export function affinityOf(declaredType: string): Affinity {
   const type = declaredType.toUpperCase();
-  if (type.includes('INT')) return n;
-  if (type.includes('CHAR') || type.includes('CLOB') || type.includes('TEXT')) return `value ${n}`;
-  if (type.includes('BLOB')) return Buffer.from(`value ${n}`);
-  if (type === '' || type === 'ANY') return `value ${n}`;
-  if (type.includes('REAL') || type.includes('FLOA') || type.includes('DOUB')) return n + 0.5;
-  return n; // NUMERIC affinity: numbers
+  if (type.includes('INT')) return 'INTEGER';
+  if (type.includes('CHAR') || type.includes('CLOB') || type.includes('TEXT')) return 'TEXT';
+  if (type.includes('BLOB') || type.trim() === '') return 'BLOB';
+  if (type.includes('REAL') || type.includes('FLOA') || type.includes('DOUB')) return 'REAL';
+  return 'NUMERIC';
+}
+
+/**
+ * A value of the column's type affinity, distinct for each `n`, that every later change of affinity keeps as the
+ * same text (which is how the stairway compares rows): text that no affinity takes for a number, integers, reals
+ * with a fraction (an integral real would be written '7.0' by a TEXT column and '7' once it came back through an
+ * INTEGER one), blobs (never converted). A column without a type gets text, as an app would store there.
+ */
+export function valueFor(declaredType: string, n: number): unknown {
+  if (declaredType.trim().toUpperCase() === 'ANY') return `value ${n}`; // a STRICT table's ANY keeps whatever it is given
+  const affinity = affinityOf(declaredType);
+  switch (affinity) {
+    case 'INTEGER':
+    case 'NUMERIC':
+      return n;
+    case 'TEXT':
+      return `value ${n}`;
+    case 'BLOB':
+      return declaredType.trim() === '' ? `value ${n}` : Buffer.from(`value ${n}`);
+    case 'REAL':
+      return n + 0.5;
+    default:
+      return assertNever(affinity);
+  }
+}
+
+/**
+ * A parent's key value as the child's column should hold it: what an app writing the same key there would store,
+ * and what survives any later change of the column's affinity unchanged. The value read back from the parent is a JS
+ * number even when SQLite holds an integer, and a JS number is bound as a REAL: an integer key 13 bound into a TEXT
+ * column is stored as '13.0', which a rebuild to INTEGER makes 13 and a rebuild back to TEXT makes '13', and the
+ * row no longer compares equal. So integers go in as integers (BigInt, bound as INTEGER), and as their decimal text
+ * into a TEXT column, which is also how SQLite converts an INTEGER to TEXT.
+ */
+export function keyValueFor(declaredType: string, value: unknown): unknown {
+  if (typeof value !== 'number' && typeof value !== 'bigint') return value; // text, blob and NULL keep their storage class
+  const integral = typeof value === 'bigint' || Number.isSafeInteger(value);
+  const affinity = affinityOf(declaredType);
+  switch (affinity) {
+    case 'TEXT':
+      return String(value);
+    case 'REAL':
+      return Number(value);
+    case 'INTEGER':
+    case 'NUMERIC':
+    case 'BLOB':
+      return integral ? BigInt(value) : value;
+    default:
+      return assertNever(affinity);
+  }
 }
