@@ -3,8 +3,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { SCHEMA_PATH } from './config.js';
-import { repairAndTryMigration, type GeneratedMigrationCheck } from './engine/checks/generated.js';
-import { computeDownMigration, drizzleKitDiff, renderDownFile, type SnapshotDiff } from './engine/diff/down.js';
+import { repairAndTryMigration, repairDownFiles, type GeneratedMigrationCheck } from './engine/checks/generated.js';
+import { columnOrdersAround, computeDownMigration, drizzleKitDiff, renderDownFile, type SnapshotDiff } from './engine/diff/down.js';
 import { describeAmbiguities, parseRenameFlags, SPLIT_ADVICE } from './engine/diff/renames.js';
 import { checkDownRestores } from './engine/diff/scratch.js';
 import { assertSnapshotsCurrent, emptySnapshot, readSnapshot } from './engine/diff/snapshot.js';
@@ -24,6 +24,8 @@ export interface WrittenDownFile {
   /** No SQL could be derived (a hand-written migration): the file is a template to fill in. */
   template: boolean;
   dataLoss: string[];
+  /** What write-down's repairs changed in the file (drizzle-kit's SQLite defects), one reason each. */
+  repairs: string[];
   /** Differences between the schema before the up and after the down, checked on a scratch database. */
   problems: string[];
 }
@@ -52,7 +54,7 @@ export async function writeDownFiles(
     }
     const before = migration.position === 0 ? emptySnapshot() : readSnapshot(migrations[migration.position - 1]!.snapshotPath);
     const after = readSnapshot(migration.snapshotPath);
-    const down = await computeDownMigration(before, after, options.diff ?? drizzleKitDiff);
+    const down = await computeDownMigration(before, after, options.diff ?? drizzleKitDiff, columnOrdersAround(migrations, migration.position));
     const source =
       down.statements.length > 0
         ? `Generated from drizzle-kit's diff of ${migration.snapshotPath.split('/').slice(-1)[0]} back to the previous snapshot; review it like the up file.`
@@ -61,10 +63,16 @@ export async function writeDownFiles(
     written.push({ migration, template: down.statements.length === 0, dataLoss: down.dataLoss });
   }
   migrations = loadMigrations(ctx.folder);
+  // generate repairs its new files itself, the up first (a repaired up can change the schema the down starts from).
+  const repairs = options.skipCheck
+    ? []
+    : await repairDownFiles(migrations, written.filter((w) => !w.template).map((w) => w.migration.position), options.diff ?? drizzleKitDiff);
+  if (repairs.length > 0) migrations = loadMigrations(ctx.folder);
   const results: WrittenDownFile[] = [];
   for (const { migration, template, dataLoss } of written) {
     const problems = template || options.skipCheck ? [] : await checkDownRestores(migrations, migration.position).catch((error: Error) => [error.message]);
-    results.push({ tag: migration.tag, path: migration.downPath, template, dataLoss, problems });
+    const reasons = repairs.filter((r) => r.file === migration.downPath).map((r) => r.reason);
+    results.push({ tag: migration.tag, path: migration.downPath, template, dataLoss, repairs: reasons, problems });
   }
   return results;
 }

@@ -186,7 +186,9 @@ void sql;
       else assert.ok(!('sku' in rows[0]!));
     });
     const down = downFile(tag);
-    assert.match(down, /-- repaired: k_items\.sku comes back NOT NULL with '' in every row \(the values the up migration dropped are gone\)/);
+    // Brought back where it was (before color), not appended: the down rebuilds the table in its old column order.
+    assert.match(down, /-- k_items\.sku comes back NOT NULL with '' in every row \(the values the up migration dropped are gone\)/);
+    assert.match(down, /`qty` integer DEFAULT 5,\n\t`sku` text NOT NULL,\n\t`color` text,/);
     assert.match(down, /-- data-loss: recreates column k_items\.sku \(NOT NULL\)/);
     const sku = query<{ notnull: number; dflt_value: string | null }>("SELECT \"notnull\", dflt_value FROM pragma_table_info('k_items') WHERE name = 'sku'");
     assert.deepEqual(sku, [], 'up again dropped it');

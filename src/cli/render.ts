@@ -100,6 +100,7 @@ export function renderDownFiles(files: WrittenDownFile[]): string {
     .map((f) => {
       if (f.template) return `Wrote ${f.path}: empty template, write the SQL that reverses the migration by hand.`;
       const lines = [`Wrote ${f.path}${f.problems.length === 0 ? ' (checked: restores the previous schema)' : ''}`];
+      for (const repair of f.repairs) lines.push(`  repaired: ${repair}`);
       for (const note of f.dataLoss) lines.push(`  data-loss: ${note}`);
       for (const problem of f.problems) lines.push(`  PROBLEM: ${problem}`);
       return lines.join('\n');

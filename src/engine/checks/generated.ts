@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Queryable } from '../../db/driver.js';
 import { drizzleKitDiff, type SnapshotDiff } from '../diff/down.js';
-import { repairMigration, type SchemaFacts, type TableDefinition } from '../diff/repair.js';
+import { repairMigration, restoreIndexDefinitions, restoreTableDefinitions, type SchemaFacts, type TableDefinition } from '../diff/repair.js';
 import { replayUp, withScratchDatabase } from '../diff/scratch.js';
 import { emptySnapshot, readSnapshot } from '../diff/snapshot.js';
 import { MigrateError } from '../errors.js';
@@ -77,7 +77,10 @@ function advice(migration: Migration): string {
     : ` (SQLite cannot add a NOT NULL column without a default to a table that holds rows: give ${names} a default in the models, e.g. .default(…), or make it nullable)`;
 }
 
-/** Repairs the up file on the schema of the migrations before it, then the down file on the schema after the repaired up. */
+/**
+ * Repairs the up file on the schema of the migrations before it, then the down file on the schema after the
+ * repaired up, its indexes as the database held them before the up.
+ */
 async function repairFiles(
   migrations: readonly Migration[],
   migration: Migration,
@@ -86,6 +89,7 @@ async function repairFiles(
 ): Promise<Repair[]> {
   return withScratchDatabase(async (db) => {
     const foreignKeys = await replayUp(db, migrations.slice(0, migration.position));
+    const heldBefore = await heldDefinitions(db);
     const up = repairFile(migration.up, await schemaFacts(db), upTarget);
     try {
       await applyFile(db, { path: migration.up.path, text: up.text, statements: splitStatements(up.text) }, foreignKeys);
@@ -93,19 +97,76 @@ async function repairFiles(
       return up.repairs; // the trial reports it; the down file cannot be repaired against a schema the up never made
     }
     if (!migration.down) return up.repairs;
-    return [...up.repairs, ...repairFile(migration.down, await schemaFacts(db), await downTarget()).repairs];
+    return [...up.repairs, ...repairFile(migration.down, await schemaFacts(db), await downTarget(), heldBefore).repairs];
   });
 }
 
-/** Repairs one file, writing it when anything changed; returns its text as it now is. */
-function repairFile(file: { path: string; text: string }, facts: SchemaFacts, target: Record<string, TableDefinition>): { text: string; repairs: Repair[] } {
+/**
+ * What `write-down` does with the down files it has just written: the repairs `generate` makes to a down file,
+ * on one scratch database that replays the history in order (each chosen down is repaired against the schema its
+ * up leaves, with the indexes the database held before that up). Stops repairing where an up fails on the
+ * scratch database: the check that follows reports that failure.
+ */
+export async function repairDownFiles(migrations: readonly Migration[], positions: readonly number[], diff: SnapshotDiff = drizzleKitDiff): Promise<Repair[]> {
+  const chosen = new Set(positions);
+  const last = Math.max(-1, ...positions);
+  return withScratchDatabase(async (db) => {
+    const foreignKeys = await replayUp(db, []);
+    const repairs: Repair[] = [];
+    for (const migration of migrations.slice(0, last + 1)) {
+      const heldBefore = chosen.has(migration.position) ? await heldDefinitions(db) : NOTHING_HELD;
+      try {
+        await applyFile(db, migration.up, foreignKeys);
+      } catch {
+        return repairs;
+      }
+      if (!chosen.has(migration.position) || !migration.down) continue;
+      const before = migration.position === 0 ? emptySnapshot() : readSnapshot(migrations[migration.position - 1]!.snapshotPath);
+      const target = tableDefinitions(await diff(emptySnapshot(), before));
+      repairs.push(...repairFile(migration.down, await schemaFacts(db), target, heldBefore).repairs);
+    }
+    return repairs;
+  });
+}
+
+/** CREATE TABLE and CREATE INDEX texts, by name, as a database holds them. */
+interface HeldDefinitions {
+  tables: Record<string, string>;
+  indexes: Record<string, string>;
+}
+
+const NOTHING_HELD: HeldDefinitions = { tables: {}, indexes: {} };
+
+/**
+ * Repairs one file, writing it when anything changed; returns its text as it now is. `held` (for a down file: the
+ * database before its up) gives the tables and indexes it must create again as they were.
+ */
+function repairFile(
+  file: { path: string; text: string },
+  facts: SchemaFacts,
+  target: Record<string, TableDefinition>,
+  held: HeldDefinitions = NOTHING_HELD,
+): { text: string; repairs: Repair[] } {
   // drizzle-kit writes `statement;\n--> statement-breakpoint\nstatement;`: splitting keeps each chunk's text as it was.
   const chunks = file.text.split(new RegExp(`${STATEMENT_BREAKPOINT}\\n?`));
-  const repaired = repairMigration(chunks, facts, target);
-  if (repaired.repairs.length === 0) return { text: file.text, repairs: [] };
-  const text = repaired.chunks.join(`${STATEMENT_BREAKPOINT}\n`);
+  const asHeld = restoreTableDefinitions(chunks, held.tables);
+  const rebuilt = repairMigration(asHeld.chunks, facts, target);
+  const indexed = restoreIndexDefinitions(rebuilt.chunks, held.indexes);
+  const reasons = [...asHeld.repairs, ...rebuilt.repairs, ...indexed.repairs];
+  if (reasons.length === 0) return { text: file.text, repairs: [] };
+  const text = indexed.chunks.join(`${STATEMENT_BREAKPOINT}\n`);
   writeFileSync(file.path, text);
-  return { text, repairs: repaired.repairs.map((reason) => ({ file: file.path, reason })) };
+  return { text, repairs: reasons.map((reason) => ({ file: file.path, reason })) };
+}
+
+/** The tables' and indexes' texts as the database holds them (not the automatic indexes of UNIQUE and PRIMARY KEY). */
+async function heldDefinitions(db: Queryable): Promise<HeldDefinitions> {
+  const rows = await db.all<{ type: string; name: string; sql: string }>(
+    "SELECT type, name, sql FROM sqlite_schema WHERE type IN ('table', 'index') AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%'",
+  );
+  const held: HeldDefinitions = { tables: {}, indexes: {} };
+  for (const row of rows) (row.type === 'table' ? held.tables : held.indexes)[row.name] = row.sql;
+  return held;
 }
 
 /** The facts the repairs need about a database: tables' columns and AUTOINCREMENT, views and triggers with their SQL. */

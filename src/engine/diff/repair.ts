@@ -201,7 +201,7 @@ function rebuildRefusedAdditions(chunks: readonly string[], facts: SchemaFacts, 
 }
 
 /** `CREATE TABLE \`t\` (…)` → `CREATE TABLE \`__new_t\` (…)`. */
-function renameCreatedTable(createTable: string, table: string, newTable: string): string {
+export function renameCreatedTable(createTable: string, table: string, newTable: string): string {
   const head = /^\s*create\s+table\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")+"|`(?:[^`]|``)+`|\[[^\]]+\]|[^\s(]+)/i.exec(createTable);
   if (!head || unquoteIdentifier(head[1]!) !== table) throw new Error(`not the CREATE TABLE of ${table}: ${createTable.slice(0, 60)}`);
   return `CREATE TABLE ${bq(newTable)}${createTable.slice(head[0].length)}`;
@@ -322,4 +322,60 @@ function dependantsOf(
     if (names.includes(trigger.table) || names.some((n) => mentions(trigger.sql, n))) found.push({ name, kind: 'trigger', sql: trigger.sql });
   }
   return found;
+}
+
+/**
+ * A down file's CREATE INDEX of an index the database held before the up, written as the database held it
+ * (`indexes`: name to `sqlite_schema.sql`). drizzle-kit writes an expression index's expression as a quoted
+ * column name (`lower(email)` in backticks), which SQLite refuses, and a hand edit of the up may have changed an
+ * index the snapshots do not show. Texts that differ only in spacing or in the quoting of plain names are left.
+ */
+export function restoreIndexDefinitions(chunks: readonly string[], indexes: Readonly<Record<string, string>>): RepairResult {
+  const repairs: string[] = [];
+  const repaired = chunks.map((text) => {
+    const statement = statementOf(text);
+    if (statement?.kind !== 'create-index' || !Object.hasOwn(indexes, statement.index)) return text;
+    const held = indexes[statement.index]!;
+    if (comparableSql(held) === comparableSql(stripComments(text))) return text;
+    const reason = `index ${statement.index} on ${statement.table} created as the database held it before the up (drizzle-kit's text differs: an expression quoted as a column, or a hand-edited up)`;
+    repairs.push(reason);
+    return chunk(held, reason);
+  });
+  return { chunks: repairs.length > 0 ? repaired : [...chunks], repairs };
+}
+
+/** Spacing, case, a final semicolon and the quotes around plain names removed; a quoted expression stays quoted. */
+function comparableSql(sql: string): string {
+  return sql
+    .replace(/`(\w+)`|"(\w+)"|\[(\w+)\]/g, '$1$2$3')
+    .replace(/\s+/g, ' ')
+    .replace(/\s*;\s*$/, '')
+    .trim()
+    .toLowerCase();
+}
+
+/**
+ * A down file's table rebuild (`CREATE TABLE __new_t`) of a table the database held before the up, with the
+ * CREATE TABLE text the database held (`tables`: name to `sqlite_schema.sql`), where both name the same columns
+ * in the same order: the snapshots can differ from the database where an up was edited by hand (SQLite refuses
+ * `ADD` with an expression default, so people add the column plain), and the down must give back the table as it
+ * was, not as the snapshot says it was. Other differences are left to the down's check to report.
+ */
+export function restoreTableDefinitions(chunks: readonly string[], tables: Readonly<Record<string, string>>): RepairResult {
+  const repairs: string[] = [];
+  const repaired = chunks.map((text) => {
+    const statement = statementOf(text);
+    if (statement?.kind !== 'create-table' || !statement.table.startsWith(NEW_TABLE_PREFIX)) return text;
+    const table = statement.table.slice(NEW_TABLE_PREFIX.length);
+    if (!Object.hasOwn(tables, table)) return text;
+    const held = tables[table]!;
+    const written = stripComments(text).trim();
+    if (parseCreateTable(held).columns.join('\0') !== parseCreateTable(written).columns.join('\0')) return text;
+    const asHeld = renameCreatedTable(held, table, statement.table);
+    if (comparableSql(asHeld) === comparableSql(written)) return text;
+    const reason = `table ${table} rebuilt as the database held it before the up (the snapshot's definition differs: a hand-edited migration)`;
+    repairs.push(reason);
+    return chunk(asHeld, reason);
+  });
+  return { chunks: repairs.length > 0 ? repaired : [...chunks], repairs };
 }
