@@ -15,7 +15,7 @@ import { parseDatabaseUrl, redactUrl } from './db/url.js';
 import { executeSteps, type ExecutionEvent, type StepResult } from './engine/executor.js';
 import { planSteps } from './engine/steps.js';
 import { loadMigrations, readJournal, type Migration } from './engine/journal.js';
-import { computeState, parseDownTarget, parseUpTarget, planDown, planUp, type HistoryState, type SafetyOptions } from './engine/plan.js';
+import { computeState, describeEditedWhen, journalOrderProblems, parseDownTarget, parseUpTarget, planDown, planUp, type HistoryState, type SafetyOptions } from './engine/plan.js';
 import { BASE, resolveRevision, revisionLabel } from './engine/revisions.js';
 
 /** Where the runner works: which database, which migrations folder. */
@@ -289,7 +289,7 @@ export interface StatusResult {
   applied: string[];
   pending: string[];
   /** Everything that makes `up` refuse or that needs a look, one entry each. */
-  problems: { kind: 'modified' | 'missing' | 'out-of-order' | 'missing-down' | 'drift'; message: string }[];
+  problems: { kind: 'modified' | 'missing' | 'edited-when' | 'journal-order' | 'out-of-order' | 'missing-down' | 'drift'; message: string }[];
 }
 
 /**
@@ -309,6 +309,8 @@ export async function status(options: RunnerOptions): Promise<StatusResult> {
     for (const row of state.unknownApplied) {
       problems.push({ kind: 'missing', message: `an applied migration is missing from ${ctx.folder}: created_at ${row.createdAt}, hash ${row.hash.slice(0, 12)}` });
     }
+    for (const entry of state.entries.filter((e) => e.editedWhen !== null)) problems.push({ kind: 'edited-when', message: describeEditedWhen(entry) });
+    for (const message of journalOrderProblems(state.migrations)) problems.push({ kind: 'journal-order', message });
     for (const m of state.outOfOrder) {
       problems.push({ kind: 'out-of-order', message: `${m.up.path} is pending but sorts before the current revision ${revisionLabel(state.current, state.migrations)}` });
     }
@@ -329,9 +331,13 @@ export async function status(options: RunnerOptions): Promise<StatusResult> {
   });
 }
 
-/** The schema the applied migrations give, in journal order, on an empty database. */
+/**
+ * The schema the applied migrations give on an empty database, replayed in the order they were applied: by their
+ * rows' `created_at` (the `when` each had when it ran), which is the journal's order unless the journal was
+ * reordered since.
+ */
 async function schemaAtApplied(state: HistoryState) {
-  const applied = state.entries.filter((e) => e.applied).map((e) => e.migration);
+  const applied = state.entries.filter((e) => e.applied).sort((a, b) => a.applied!.createdAt - b.applied!.createdAt).map((e) => e.migration);
   return schemaAt(applied, applied.length - 1);
 }
 

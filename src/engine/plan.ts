@@ -14,6 +14,11 @@ export interface MigrationState {
   applied: AppliedRow | null;
   /** Applied, but the up file changed since (hash differs). */
   modified: boolean;
+  /**
+   * Applied, but its journal `when` changed since: the row was found by the file's hash, and holds this
+   * `created_at` (the `when` it was applied with). Null when the row's `created_at` is the journal's `when`.
+   */
+  editedWhen: number | null;
 }
 
 /** Applied rows compared with the migrations on disk. */
@@ -36,9 +41,15 @@ export function computeState(migrations: Migration[], rows: readonly AppliedRow[
     return at === -1 ? null : unmatched.splice(at, 1)[0]!;
   };
   const exact = migrations.map((m) => take((row) => row.createdAt === m.when && row.hash === m.hash));
+  const byWhen = migrations.map((m, i) => exact[i] ?? take((row) => row.createdAt === m.when));
+  // A `when` edited after the migration was applied: its row is still there, under the old `when`, with the
+  // file's hash. Matched only where the hash is unambiguous (one such row, one such file left unmatched).
+  const unambiguous = (hash: string) =>
+    unmatched.filter((row) => row.hash === hash).length === 1 && migrations.filter((m, i) => !byWhen[i] && m.hash === hash).length === 1;
   const entries = migrations.map((migration, i) => {
-    const applied = exact[i] ?? take((row) => row.createdAt === migration.when);
-    return { migration, applied, modified: applied !== null && applied.hash !== migration.hash };
+    const byHash = byWhen[i] ? null : unambiguous(migration.hash) ? take((row) => row.hash === migration.hash) : null;
+    const applied = byWhen[i] ?? byHash;
+    return { migration, applied, modified: applied !== null && applied.hash !== migration.hash, editedWhen: byHash ? byHash.createdAt : null };
   });
   let current = BASE;
   entries.forEach((entry, position) => {
@@ -108,6 +119,8 @@ export function assertHistoryConsistent(state: HistoryState, options: SafetyOpti
       `the database has applied migrations that are not in the migrations folder: ${whens.join(', ')}; restore their files (e.g. from the branch that added them) before running ${direction}`,
     );
   }
+  const edited = state.entries.filter((e) => e.editedWhen !== null);
+  if (edited.length > 0) throw new MigrateError('HISTORY_PROBLEM', `${edited.map(describeEditedWhen).join('; ')}; then run ${direction} again`);
   const modified = state.entries.filter((e) => e.modified).map((e) => e.migration.up.path);
   if (modified.length > 0 && !options.allowModified) {
     throw new MigrateError(
@@ -121,6 +134,38 @@ export function assertHistoryConsistent(state: HistoryState, options: SafetyOpti
       `pending migrations sort before the current revision ${revisionLabel(state.current, state.migrations)}: ${state.outOfOrder.map((m) => m.up.path).join(', ')}; regenerate them after the current head, or pass --allow-out-of-order to apply them now`,
     );
   }
+}
+
+/**
+ * One line for a migration whose journal `when` changed after it was applied. The fix is to put the old value
+ * back: drizzle's migrators (drizzle-kit migrate, the app's migrate()) find applied migrations by comparing
+ * `created_at` with `when`, and would run it a second time, or skip the migrations after it.
+ */
+export function describeEditedWhen(entry: MigrationState): string {
+  return (
+    `journal entry ${entry.migration.tag} has "when" ${entry.migration.when}, but it was applied with "when" ${entry.editedWhen} ` +
+    `(its bookkeeping row, found by the file's hash): put "when": ${entry.editedWhen} back in the journal (drizzle's migrators compare the two and would run it again)`
+  );
+}
+
+/**
+ * Journal entries whose `when` is not later than that of an entry before them: the journal was reordered, or a
+ * `when` edited. drizzle's migrators skip a migration whose `when` is not later than the newest applied one, so
+ * such an entry is applied by this runner and never by drizzle-kit migrate. Pure.
+ */
+export function journalOrderProblems(migrations: readonly Migration[]): string[] {
+  const problems: string[] = [];
+  let latest: Migration | null = null;
+  for (const migration of migrations) {
+    if (latest && migration.when <= latest.when) {
+      problems.push(
+        `journal entry ${migration.tag} (entries[${migration.position}]) has "when" ${migration.when}, not later than ${latest.tag}'s ${latest.when} before it: ` +
+          `the entries are not in the order they were generated (reordered, or a "when" edited); drizzle's migrators skip such an entry, so put the entries back in the order of their "when"`,
+      );
+    }
+    if (!latest || migration.when > latest.when) latest = migration;
+  }
+  return problems;
 }
 
 /** What `up <target>` runs. Pure. */
