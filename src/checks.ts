@@ -59,7 +59,7 @@ async function loadState(folder: string, db: Driver): Promise<HistoryState> {
 export interface CheckFinding {
   /** history: the folder's consistency; models: model changes no migration holds; model-match: migrations' SQL vs models. */
   check: 'history' | 'models' | 'model-match';
-  kind: HistoryProblem | ModelDifference['kind'] | 'mismatch' | 'migration-fails';
+  kind: HistoryProblem | ModelDifference['kind'] | 'mismatch' | 'migration-fails' | 'models-sql-fails';
   message: string;
   /** How to fix it. */
   fix: string;
@@ -132,12 +132,17 @@ export async function check(options: CheckOptions = {}): Promise<CheckResult> {
         });
       }
     } catch (error) {
-      findings.push({
-        check: 'model-match',
-        kind: 'migration-fails',
-        message: `the migrations do not run on an empty database: ${(error as Error).message}`,
-        fix: 'fix the failing statement (try it with up on a copy of the database)',
-      });
+      const modelsFail = error instanceof MigrateError && error.code === 'MODELS_SQL_FAILS';
+      findings.push(
+        modelsFail
+          ? { check: 'model-match', kind: 'models-sql-fails', message: error.message, fix: 'a drizzle-kit defect in its SQL for the models: compare by hand, and report it upstream' }
+          : {
+              check: 'model-match',
+              kind: 'migration-fails',
+              message: `the migrations do not run on an empty database: ${(error as Error).message}`,
+              fix: 'fix the failing statement (try it with up on a copy of the database)',
+            },
+      );
     }
   }
   return { ok: findings.length === 0, migrations: history.entries.length, comparedWith, findings };

@@ -1,12 +1,14 @@
 // The corpus: migration histories shaped like real projects' (test/fixtures/corpus/, written by its build.ts from
 // real drizzle-kit output, then edited by hand as people edit it), each run through the real CLI in a temp project:
-// up (with rows put in where the pattern needs data, counted afterwards), write-down, status, verify, down base, up,
+// up (with rows put in where the pattern needs data, counted afterwards), write-down, status, stamp, check's history
+// and replay, verify, down base, up,
 // and the final schema compared with plain better-sqlite3 applying the same files in BEGIN…COMMIT per file.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { check } from '../src/checks.js';
 import { WIDE_ROWS_PER_TABLE, WIDE_TABLES, wideSeedSql } from './fixtures/corpus/wide.js';
 import { ROOT, makeProject, type TempProject } from './helpers/project.js';
 
@@ -280,6 +282,12 @@ async function runHistory(c: CorpusCase): Promise<void> {
     await cli(project, ['write-down']);
     const status = JSON.parse(await cli(project, ['status', '--json'])) as { problems: { kind: string; message: string }[] };
     if (status.problems.length) throw new StepFailed(`status: ${status.problems.map((p) => `[${p.kind}] ${p.message}`).join('; ')}`);
+    // Every check replays the files as up runs them: stamp's comparison, and check's history and replay (the
+    // project's models are not the history's, so check's model comparisons are left out).
+    await cli(project, ['stamp', 'head']);
+    const checked = await check({ migrationsFolder: project.path('drizzle'), schemaPath: join(ROOT, 'src', 'schema', 'index.ts') });
+    const disagreeing = checked.findings.filter((f) => f.check === 'history' || f.kind === 'migration-fails' || f.kind === 'models-sql-fails');
+    if (disagreeing.length) throw new StepFailed(`check: ${disagreeing.map((f) => `[${f.check}/${f.kind}] ${f.message}`).join('; ')}`);
     await cli(project, ['verify']);
     await cli(project, ['down', 'base']);
     const left = withDb(project, (db) => normalizedSchema(db).filter((r) => r.name !== 'sqlite_sequence'));

@@ -4,7 +4,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { parseCreateTable, repairMigration, type SchemaFacts, type TableDefinition } from '../src/engine/diff/repair.js';
+import { drizzleKitDiff } from '../src/engine/diff/down.js';
+import {
+  parseCreateTable,
+  repairMigration,
+  restoreIndexDefinitions,
+  restoreTableDefinitions,
+  withExpressionIndexes,
+  type SchemaFacts,
+  type TableDefinition,
+} from '../src/engine/diff/repair.js';
+import { emptySnapshot, type SqliteSnapshot } from '../src/engine/diff/snapshot.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
@@ -639,4 +649,85 @@ describe('parseCreateTable', () => {
       assert.deepEqual(parseCreateTable(sql), { columns: ['id', 'note'], generated: [], autoincrement: false });
     },
   );
+});
+
+describe("drizzle-kit's SQL for expression indexes, and down files' tables and indexes as the database held them", () => {
+  const snapshot = (internal: unknown) =>
+    ({
+      version: '6',
+      dialect: 'sqlite',
+      id: 'x',
+      prevId: 'y',
+      tables: {
+        logs: {
+          name: 'logs',
+          columns: {
+            id: { name: 'id', type: 'integer', primaryKey: true, notNull: true, autoincrement: false },
+            at: { name: 'at', type: 'integer', primaryKey: false, notNull: false, autoincrement: false },
+            email: { name: 'email', type: 'text', primaryKey: false, notNull: false, autoincrement: false },
+          },
+          indexes: {
+            logs_day_idx: { name: 'logs_day_idx', columns: ["date(at, 'unixepoch')"], isUnique: false },
+            logs_email_lower: { name: 'logs_email_lower', columns: ['lower(email)'], isUnique: true, where: 'email IS NOT NULL' },
+            logs_at_idx: { name: 'logs_at_idx', columns: ['at'], isUnique: false },
+          },
+          foreignKeys: {},
+          compositePrimaryKeys: {},
+          uniqueConstraints: {},
+          checkConstraints: {},
+        },
+      },
+      views: {},
+      enums: {},
+      _meta: { tables: {}, columns: {} },
+      internal,
+    }) as unknown as SqliteSnapshot;
+
+  it("drizzle-kit's own SQL for an expression index with a comma fails; rewritten from the snapshot it runs, with or without `internal`", async () => {
+    for (const internal of [{ indexes: { logs_day_idx: { columns: { "date(at, 'unixepoch')": { isExpression: true } } } } }, undefined]) {
+      const statements = await drizzleKitDiff(emptySnapshot(), snapshot(internal));
+      const db = new Database(':memory:');
+      try {
+        for (const sql of statements) db.exec(sql);
+        const indexes = db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' ORDER BY name").all() as { name: string; sql: string }[];
+        assert.deepEqual(
+          indexes.map((i) => i.sql),
+          ['CREATE INDEX `logs_at_idx` ON `logs` (`at`)', "CREATE INDEX `logs_day_idx` ON `logs` (date(at, 'unixepoch'))", 'CREATE UNIQUE INDEX `logs_email_lower` ON `logs` (lower(email)) WHERE email IS NOT NULL'],
+        );
+      } finally {
+        db.close();
+      }
+    }
+    // The defect itself, for the record: what drizzle-kit wrote before the rewrite.
+    const raw = withExpressionIndexes(['CREATE INDEX `logs_day_idx` ON `logs` (`date(at`,` \'unixepoch\')`);'], snapshot(undefined));
+    assert.equal(raw[0], "CREATE INDEX `logs_day_idx` ON `logs` (date(at, 'unixepoch'));");
+  });
+
+  it('a down CREATE INDEX differing from the index the database held is written as held; one differing only in quoting is left', () => {
+    const chunks = ['CREATE UNIQUE INDEX `e` ON `logs` (`lower(email)`);\n', 'CREATE INDEX "logs_at_idx" ON "logs" ("at");'];
+    const held = { e: 'CREATE UNIQUE INDEX `e` ON `logs` (lower(email))', logs_at_idx: 'CREATE INDEX `logs_at_idx` ON `logs` (`at`)' };
+    const result = restoreIndexDefinitions(chunks, held);
+    assert.equal(result.repairs.length, 1, result.repairs.join('\n'));
+    assert.match(result.chunks[0]!, /^-- repaired: index e on logs created as the database held it before the up.*\nCREATE UNIQUE INDEX `e` ON `logs` \(lower\(email\)\);\n$/);
+    assert.equal(result.chunks[1], chunks[1]);
+  });
+
+  it("a down rebuild of a table gets the database's CREATE TABLE where the columns are the same, and keeps the rows", () => {
+    const held = { events: 'CREATE TABLE `events` (`id` integer PRIMARY KEY NOT NULL, `seen_at` integer)' };
+    const rebuild = [
+      'CREATE TABLE `__new_events` (\n\t`id` integer PRIMARY KEY NOT NULL,\n\t`seen_at` integer DEFAULT (unixepoch())\n);\n',
+      'INSERT INTO `__new_events`("id", "seen_at") SELECT "id", "seen_at" FROM `events`;',
+      'DROP TABLE `events`;',
+      'ALTER TABLE `__new_events` RENAME TO `events`;',
+    ];
+    const result = restoreTableDefinitions(rebuild, held);
+    assert.equal(result.repairs.length, 1);
+    assert.match(result.chunks[0]!, /CREATE TABLE `__new_events` \(`id` integer PRIMARY KEY NOT NULL, `seen_at` integer\);/);
+    const db = dbWith("CREATE TABLE events (id integer PRIMARY KEY NOT NULL, seen_at integer DEFAULT (unixepoch())); INSERT INTO events VALUES (1, 5), (2, NULL);");
+    run(db, result.chunks);
+    assert.deepEqual(db.prepare('SELECT * FROM events ORDER BY id').all(), [{ id: 1, seen_at: 5 }, { id: 2, seen_at: null }]);
+    assert.equal((db.prepare("SELECT dflt_value FROM pragma_table_info('events') WHERE name = 'seen_at'").get() as { dflt_value: unknown }).dflt_value, null);
+    // Other columns than the database's: left to the down's check.
+    assert.deepEqual(restoreTableDefinitions(rebuild, { events: 'CREATE TABLE events (id integer PRIMARY KEY, other text)' }).repairs, []);
+  });
 });

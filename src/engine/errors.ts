@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'DATABASE'
   | 'GENERATE_FAILED'
   | 'GENERATED_MIGRATION_FAILS'
+  | 'MODELS_SQL_FAILS'
   | 'EXISTS'
   | 'LOCKED'
   | 'BACKUP'

@@ -101,7 +101,10 @@ export async function compareModelsWithMigrations(
   label = 'the models',
 ): Promise<string[]> {
   const fromMigrations = await schemaAt(migrations, migrations.length - 1);
-  const fromModels = await schemaOfStatements(await diff(emptySnapshot(), models));
+  // drizzle-kit's SQL for the models failing is not the migrations failing: said apart, so check names the right one.
+  const fromModels = await schemaOfStatements(await diff(emptySnapshot(), models)).catch((error: Error) => {
+    throw new MigrateError('MODELS_SQL_FAILS', `drizzle-kit's SQL for ${label} does not run on an empty database: ${error.message}`, { cause: error });
+  });
   return compareSchemas(fromModels, fromMigrations, { expected: label, actual: 'the migrations' });
 }
 

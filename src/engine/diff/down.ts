@@ -1,7 +1,7 @@
 import type { Migration } from '../journal.js';
 import { parseMigrationStatements, parseStatement } from '../lint/statements.js';
 import { renameColumn, renameTable, type ColumnRename, type TableRename } from './renames.js';
-import { parseCreateTable, renameCreatedTable } from './repair.js';
+import { parseCreateTable, renameCreatedTable, withExpressionIndexes } from './repair.js';
 import type { SnapshotColumn, SnapshotTable, SqliteSnapshot } from './snapshot.js';
 
 /** drizzle-kit's diff engine: the SQL that turns the schema of `from` into that of `to`. */
@@ -11,7 +11,7 @@ export type SnapshotDiff = (from: SqliteSnapshot, to: SqliteSnapshot) => Promise
 export const drizzleKitDiff: SnapshotDiff = async (from, to) => {
   const { generateSQLiteMigration } = await import('drizzle-kit/api');
   type Snapshot = Parameters<typeof generateSQLiteMigration>[0];
-  return generateSQLiteMigration(from as unknown as Snapshot, to as unknown as Snapshot);
+  return withExpressionIndexes(await generateSQLiteMigration(from as unknown as Snapshot, to as unknown as Snapshot), to);
 };
 
 export interface DownMigration {

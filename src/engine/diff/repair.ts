@@ -1,4 +1,5 @@
 import { matchingParen, parseStatement, plainColumn, splitTopLevel, stripComments, unquoteIdentifier, type ParsedStatement } from '../lint/statements.js';
+import type { SqliteSnapshot } from './snapshot.js';
 
 /**
  * Repairs of drizzle-kit 0.31's SQLite defects in a generated migration file (up or down), planned from the
@@ -378,4 +379,31 @@ export function restoreTableDefinitions(chunks: readonly string[], tables: Reado
     return chunk(asHeld, reason);
   });
   return { chunks: repairs.length > 0 ? repaired : [...chunks], repairs };
+}
+
+/**
+ * drizzle-kit's CREATE INDEX statements for indexes on expressions, written again from the snapshot: drizzle-kit
+ * 0.31 squashes an index's columns into one comma-separated string and splits it again, so an expression with a
+ * comma (`date(at, 'unixepoch')`) becomes two "columns", and it quotes an expression as a column name wherever it
+ * has no `internal` entry for it (`lower(email)` in backticks in a table rebuild). An index part is an expression
+ * when the snapshot says so or when it is not a column of the table. Statements of other indexes are kept as
+ * drizzle-kit wrote them. Pure.
+ */
+export function withExpressionIndexes(statements: readonly string[], snapshot: SqliteSnapshot): string[] {
+  const internal = snapshot.internal as { indexes?: Record<string, { columns?: Record<string, { isExpression?: boolean }> } | undefined> } | undefined;
+  const indexes = new Map<string, { table: string; columns: string[]; isUnique: boolean; where?: string; expression: (part: string) => boolean }>();
+  for (const table of Object.values(snapshot.tables)) {
+    for (const index of Object.values(table.indexes)) {
+      const expression = (part: string) => internal?.indexes?.[index.name]?.columns?.[part]?.isExpression === true || !Object.hasOwn(table.columns, part);
+      if (index.columns.some(expression)) indexes.set(index.name, { table: table.name, ...index, expression });
+    }
+  }
+  if (indexes.size === 0) return [...statements];
+  return statements.map((sql) => {
+    const statement = parseStatement({ statement: 0, sql });
+    const index = statement.kind === 'create-index' ? indexes.get(statement.index) : undefined;
+    if (!index || statement.kind !== 'create-index' || statement.table !== index.table) return sql;
+    const parts = index.columns.map((part) => (index.expression(part) ? part : bq(part))).join(',');
+    return `CREATE ${index.isUnique ? 'UNIQUE ' : ''}INDEX ${bq(statement.index)} ON ${bq(index.table)} (${parts})${index.where ? ` WHERE ${index.where}` : ''};`;
+  });
 }
