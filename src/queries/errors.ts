@@ -1,5 +1,7 @@
+import { DrizzleQueryError } from 'drizzle-orm';
+
 /** Stable codes of the query layer's errors, for mapping to HTTP statuses or bot replies. */
-export type QueryErrorCode = 'EMAIL_TAKEN' | 'INVALID_CREDENTIALS' | 'INVALID_RESET_TOKEN';
+export type QueryErrorCode = 'EMAIL_TAKEN' | 'INVALID_CREDENTIALS' | 'INVALID_RESET_TOKEN' | 'DATABASE';
 
 /** Base class of the errors an app user can cause through the query layer: a stable `code`, a one-line message. */
 export class QueryError extends Error {
@@ -33,5 +35,18 @@ export class InvalidCredentialsError extends QueryError {
 export class InvalidResetTokenError extends QueryError {
   constructor() {
     super('INVALID_RESET_TOKEN', 'invalid or expired password reset token');
+  }
+}
+
+/**
+ * A query of the layer failed in the database (locked for too long, closed, a constraint or trigger, a full disk).
+ * The message is the operation and the driver's first line. Drizzle's own error is dropped from the chain: its
+ * message lists the query's parameters, which hold password and reset-token hashes and the token's expiry.
+ */
+export class DatabaseQueryError extends QueryError {
+  constructor(operation: string, error: unknown) {
+    const driverError = error instanceof DrizzleQueryError ? error.cause : error;
+    const reason = driverError instanceof Error ? driverError.message : String(driverError ?? 'unknown error');
+    super('DATABASE', `${operation}: database error: ${reason.split('\n')[0]}`, driverError === undefined ? undefined : { cause: driverError });
   }
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { legacyHashMatches, parseLegacyHash } from './legacy-hashes.js';
 
 /**
  * scrypt cost for new hashes: N=2^15, r=8 (32 MiB), p=3 — one of OWASP's equivalent minimum settings, chosen
@@ -56,15 +57,30 @@ export async function hashPassword(password: string): Promise<string> {
 export const DUMMY_HASH = format({ ...COST, salt: Buffer.alloc(SALT_BYTES), key: Buffer.alloc(KEY_BYTES) });
 
 /**
- * Whether `password` matches a hash made by `hashPassword` (with any scrypt parameters). The comparison takes the
- * same time wherever the first differing byte is. A value in another format never matches.
+ * Whether `password` matches a stored hash: one made by `hashPassword` (with any scrypt parameters), or one the
+ * Python app made (passlib bcrypt, pbkdf2_sha256 and argon2; Werkzeug pbkdf2:sha256 and scrypt; see
+ * legacy-hashes.ts). Comparisons take the same time wherever the first differing byte is. A value in no known
+ * format, or damaged, never matches and still costs one scrypt of the layer's cost, so it is not told apart by
+ * the time it takes.
  */
 export async function passwordMatches(password: string, stored: string): Promise<boolean> {
   const parsed = parse(stored);
-  // Still pay for one scrypt, so that a damaged or foreign hash is not told apart by the time it takes.
+  if (!parsed) {
+    const legacy = parseLegacyHash(stored);
+    if (legacy) return legacyHashMatches(password, legacy);
+  }
   const expected = parsed ?? parse(DUMMY_HASH)!;
   const actual = await derive(password, expected.salt, expected.key.length, expected);
   return timingSafeEqual(actual, expected.key) && parsed !== undefined;
+}
+
+/**
+ * Whether a stored hash that just matched should be replaced by `hashPassword`'s: it is in a legacy format, or
+ * the layer's scrypt at a cost other than today's.
+ */
+export function needsRehash(stored: string): boolean {
+  const parsed = parse(stored);
+  return !parsed || parsed.N !== COST.N || parsed.r !== COST.r || parsed.p !== COST.p;
 }
 
 /** SHA-256 in hex: what is stored of a reset token. The token has 256 random bits, so no salt or slow hash is needed. */
