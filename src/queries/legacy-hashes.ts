@@ -114,7 +114,10 @@ async function derive(password: Buffer, hash: LegacyHash): Promise<Buffer> {
     case 'argon2': {
       const compute = { argon2id, argon2i, argon2d }[hash.type];
       const { memoryKiB: memorySize, iterations, parallelism, salt, key } = hash;
-      return Buffer.from(await compute({ password, salt, iterations, parallelism, memorySize, hashLength: key.length, outputType: 'binary' }));
+      // hash-wasm refuses an empty password (argon2 itself allows it); a stand-in keeps the cost, and matchesAsGiven
+      // refuses the result.
+      const bytes = password.length === 0 ? Buffer.from([0]) : password;
+      return Buffer.from(await compute({ password: bytes, salt, iterations, parallelism, memorySize, hashLength: key.length, outputType: 'binary' }));
     }
     case 'scrypt': {
       const { N, r, p } = hash;
@@ -135,9 +138,9 @@ async function derive(password: Buffer, hash: LegacyHash): Promise<Buffer> {
 async function matchesAsGiven(password: string, hash: LegacyHash): Promise<boolean> {
   const bytes = Buffer.from(password, 'utf8');
   const actual = await derive(bytes, hash);
-  // passlib refuses to bcrypt a password with a NUL byte, so no stored bcrypt hash comes from one; the hash above
-  // is still computed, so that such a password costs the same.
-  const possible = hash.kind !== 'bcrypt' || !bytes.includes(0);
+  // passlib refuses to bcrypt a password with a NUL byte, so no stored bcrypt hash comes from one; and an empty
+  // password cannot be checked against argon2 (see derive). The hash is still computed, so both cost the same.
+  const possible = hash.kind === 'bcrypt' ? !bytes.includes(0) : hash.kind !== 'argon2' || bytes.length > 0;
   return timingSafeEqual(actual, hash.key) && possible;
 }
 
