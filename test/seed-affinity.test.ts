@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { openBetterSqlite } from '../src/db/better-sqlite3.js';
-import { affinityOf, Counter, keyValueFor, seedRows, valueFor } from '../src/engine/checks/seed.js';
+import { affinityOf } from '../src/engine/affinity.js';
+import { Counter, keyValueFor, seedRows, valueFor } from '../src/engine/checks/seed.js';
 import { introspect } from '../src/engine/diff/introspect.js';
 import { makeProject, type RunResult, type TempProject } from './helpers/project.js';
 

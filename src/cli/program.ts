@@ -15,6 +15,7 @@ export interface Io {
 
 /** Making migrations loads drizzle-kit's helpers: only the commands that make them pay for it. */
 const generation = () => import('../generate.js');
+const adoption = () => import('../adopt.js');
 
 const processIo: Io = {
   out: (text) => process.stdout.write(text),
@@ -214,6 +215,36 @@ function buildProgram(io: Io): Command {
       const result = await runner.stamp({ ...where, revision, force: o.force });
       for (const difference of result.differences) io.err(`warning: ${difference}\n`);
       print(o.json, result, render.renderStamp(result));
+    });
+
+  program
+    .command('adopt')
+    .description("take a database made elsewhere (the Python app's) to the migrations' schema, keeping every row; backs it up first")
+    .option('--rename-column <table.old=new>', 'the database column that fills a column of another name (repeatable)', collect, [])
+    .option('--drop-column <table.column>', 'a column of the database whose data is let go (repeatable)', collect, [])
+    .option('--drop-table <table>', 'a table of the database the migrations do not have, let go with its rows (repeatable)', collect, [])
+    .option('--to <revision>', "the revision whose schema to adopt into", 'head')
+    .option('--dry-run', 'print the plan (tables, columns, conversions, refusals, row counts) and change nothing')
+    .option('--no-backup', 'do not back up the database file first')
+    .option('--keep-backups <n>', 'how many backups of the database to keep', '10')
+    .addHelpText(
+      'after',
+      '\nExample (the Python app\'s database):\n  npm run db -- adopt --dry-run --rename-column users.hashed_password=password_hash --drop-column users.is_active\n  npm run db -- adopt --rename-column users.hashed_password=password_hash --drop-column users.is_active',
+    )
+    .action(async (_opts: unknown, command: Command) => {
+      const { options, where } = globals(command);
+      const o = options as GlobalOptions & ProtectionFlags & { renameColumn?: string[]; dropColumn?: string[]; dropTable?: string[]; to?: string; dryRun?: boolean };
+      const result = await (await adoption()).adopt({
+        ...where,
+        ...protection(o),
+        renameColumns: o.renameColumn,
+        dropColumns: o.dropColumn,
+        dropTables: o.dropTable,
+        to: o.to,
+        dryRun: o.dryRun,
+      });
+      print(o.json, result, render.renderAdopt(result));
+      if (result.dryRun && result.refusals.length > 0) process.exitCode = 1;
     });
 
   program

@@ -1,5 +1,6 @@
 import { isAbsolute, relative } from 'node:path';
 import type { BackupInfo } from '../engine/backup.js';
+import type { AdoptResult } from '../adopt.js';
 import type { GenerateResult, WrittenDownFile } from '../generate.js';
 import type { RestoreResult, RunnerEvent, StatusResult, CurrentResult, HistoryResult, MigrateResult, ShowResult, StampResult } from '../runner.js';
 
@@ -139,4 +140,31 @@ export function renderBackups(result: { folder: string; backups: BackupInfo[] })
 
 export function renderRestore(result: RestoreResult): string {
   return `Restored ${result.restored.file}; the database is now at ${result.revision}. The database as it was before is saved as ${result.saved.file}.`;
+}
+
+export function renderAdopt(result: AdoptResult): string {
+  const lines: string[] = [];
+  const what = result.dryRun ? (result.refusals.length > 0 ? 'Would refuse to adopt' : 'Would adopt') : 'Adopted';
+  const alembic = result.alembicRevision ? ` (Alembic revision ${result.alembicRevision}; alembic_version is not carried over)` : '';
+  lines.push(`${what} ${shortPath(result.database)} into ${result.revision}${alembic}.`);
+  for (const table of result.tables) {
+    const from = table.source === null ? 'no table in the database: starts empty' : `${table.rows} row(s) from ${table.source}`;
+    lines.push(`  ${table.table}: ${from}`);
+    if (table.source === null) continue;
+    for (const column of table.columns) {
+      const source = column.source === null ? '(its default)' : column.source === column.target ? column.source : `${column.source} (renamed)`;
+      const conversion = column.conversion && column.conversion !== 'copy' ? `  [${column.conversion}]` : '';
+      lines.push(`    ${column.target.padEnd(24)} <- ${source}${conversion}`);
+    }
+  }
+  for (const dropped of result.droppedColumns) lines.push(`  dropped column ${dropped.table}.${dropped.column}: ${dropped.reason === 'flag' ? `--drop-column, ${dropped.values} value(s) let go` : 'it holds no value'}`);
+  for (const dropped of result.droppedTables) {
+    const why = dropped.reason === 'alembic' ? "Alembic's bookkeeping" : dropped.reason === 'flag' ? `--drop-table, ${dropped.rows} row(s) let go` : 'it holds no row';
+    lines.push(`  dropped table ${dropped.table}: ${why}`);
+  }
+  for (const note of result.notes) lines.push(`  ${note}`);
+  for (const refusal of result.refusals) lines.push(`  REFUSED: ${refusal}`);
+  if (result.backup) lines.push(`Backup of the database as it was: ${shortPath(result.backup.path)}`);
+  if (result.dryRun) lines.push(result.refusals.length > 0 ? 'Nothing was changed; fix what is refused, then run it again.' : 'Nothing was changed; run it again without --dry-run to adopt.');
+  return lines.join('\n');
 }

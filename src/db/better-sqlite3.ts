@@ -54,6 +54,19 @@ export class BetterSqliteDriver implements Driver {
     }
   }
 
+  /** Whether a transaction is open on this connection (SQLite ends one itself on some errors). */
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+
+  /**
+   * Makes a JavaScript function callable from SQL on this connection (what `adopt` needs for Unicode
+   * normalisation and SHA-256, which SQLite lacks). better-sqlite3 only: libSQL's client cannot.
+   */
+  defineFunction(name: string, fn: (...args: never[]) => unknown): void {
+    this.db.function(name, { deterministic: true }, fn as (...args: unknown[]) => unknown);
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }

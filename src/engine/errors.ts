@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'GENERATE_FAILED'
   | 'GENERATED_MIGRATION_FAILS'
   | 'MODELS_SQL_FAILS'
+  | 'ADOPT_REFUSED'
   | 'EXISTS'
   | 'LOCKED'
   | 'BACKUP'

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/driver.js';
 import type { NormalizedSchema } from '../diff/introspect.js';
 import type { SqliteSnapshot } from '../diff/snapshot.js';
+import { affinityOf } from '../affinity.js';
 import { assertNever } from '../errors.js';
 import { quoteIdentifier as q } from '../lint/statements.js';
 
@@ -182,18 +183,6 @@ async function unreferencedParents(db: Queryable, child: string, fk: SeedForeign
   } catch {
     return [];
   }
-}
-
-/** SQLite's type affinity of a declared column type (https://sqlite.org/datatype3.html, 3.1: the first rule that matches). */
-export type Affinity = 'INTEGER' | 'TEXT' | 'BLOB' | 'REAL' | 'NUMERIC';
-
-export function affinityOf(declaredType: string): Affinity {
-  const type = declaredType.toUpperCase();
-  if (type.includes('INT')) return 'INTEGER';
-  if (type.includes('CHAR') || type.includes('CLOB') || type.includes('TEXT')) return 'TEXT';
-  if (type.includes('BLOB') || type.trim() === '') return 'BLOB';
-  if (type.includes('REAL') || type.includes('FLOA') || type.includes('DOUB')) return 'REAL';
-  return 'NUMERIC';
 }
 
 /**
