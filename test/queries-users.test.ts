@@ -1,12 +1,13 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, scryptSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asc, eq, TransactionRollbackError } from 'drizzle-orm';
+import { asc, eq, sql, TransactionRollbackError } from 'drizzle-orm';
 import { closeDb, createDb, type Db } from '../src/db.js';
 import {
+  DatabaseQueryError,
   EmailTakenError,
   InvalidCredentialsError,
   InvalidResetTokenError,
@@ -66,10 +67,36 @@ async function seedUsers(count: number): Promise<number[]> {
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
+const COMPOSED = 'jos\u00e9@x.com';
+const DECOMPOSED = 'jose\u0301@x.com';
+
 describe('normalizeEmail', () => {
   it('trims and lower-cases', () => {
     assert.equal(normalizeEmail('  Ann.Lee@Example.COM \n'), 'ann.lee@example.com');
     assert.equal(normalizeEmail('bob@example.com'), 'bob@example.com');
+  });
+
+  it('composes accents (NFC), so both spellings of josé are one email', () => {
+    assert.notEqual(COMPOSED, DECOMPOSED);
+    assert.equal(normalizeEmail(DECOMPOSED), COMPOSED);
+    assert.equal(normalizeEmail(' JOSE\u0301@X.com '), COMPOSED);
+  });
+});
+
+describe('emails with accents', () => {
+  it('are one account whether typed composed or decomposed', async () => {
+    const jose = await createUser(db, { email: DECOMPOSED, password: 'pw' });
+    assert.equal(jose.email, COMPOSED);
+    assert.equal((await storedRow(jose.id)).email, COMPOSED);
+    await assert.rejects(createUser(db, { email: COMPOSED, password: 'other' }), EmailTakenError);
+    for (const email of [COMPOSED, DECOMPOSED]) {
+      assert.equal((await getUserByEmail(db, email))?.id, jose.id, email);
+      assert.equal((await verifyPassword(db, email, 'pw')).id, jose.id, email);
+    }
+    const token = await requestPasswordReset(db, COMPOSED);
+    assert.ok(token);
+    assert.equal((await storedRow(jose.id)).passwordResetToken, sha256(token));
+    assert.equal((await db.select().from(users)).length, 1);
   });
 });
 
@@ -302,6 +329,24 @@ describe('requestPasswordReset', () => {
     await resetPassword(db, second, 'new password');
   });
 
+  it('refuses a ttlMs whose expiry cannot be stored, naming the limit, and stores nothing', async () => {
+    const ann = await createUser(db, { email: 'ann@example.com', password: 'pw' });
+    for (const ttlMs of [1e16, 8.64e15]) {
+      await assert.rejects(requestPasswordReset(db, 'ann@example.com', { ttlMs }), (error: unknown) => {
+        assert.ok(error instanceof RangeError);
+        assert.match(error.message, /^ttlMs must be at most \d+ now, not /);
+        assert.match(error.message, /\+275760-09-13T00:00:00\.000Z \(8640000000000000 ms since the epoch/);
+        assert.ok(!error.message.includes('NaN'));
+        return true;
+      });
+    }
+    assert.equal((await storedRow(ann.id)).passwordResetToken, null);
+    // Just inside the limit it works, and the expiry reads back.
+    const ttlMs = 8.64e15 - Date.now() - 60_000;
+    assert.ok(await requestPasswordReset(db, 'ann@example.com', { ttlMs }));
+    assert.equal((await storedRow(ann.id)).passwordResetExpires?.getUTCFullYear(), 275760);
+  });
+
   it('refuses a ttlMs that is not a positive number', async () => {
     await createUser(db, { email: 'ann@example.com', password: 'pw' });
     for (const ttlMs of [0, -1000, Number.NaN, Number.POSITIVE_INFINITY]) {
@@ -384,6 +429,73 @@ describe('resetPassword', () => {
     assert.ok(token);
     await assert.rejects(resetPassword(db, token, ''), TypeError);
     await resetPassword(db, token, 'new password'); // the token was not spent
+  });
+});
+
+describe('errors', () => {
+  /** Every message in an error's cause chain, and whether a link is drizzle's error (whose message lists the parameters). */
+  function chain(error: unknown): { messages: string[]; hasParams: boolean } {
+    const messages: string[] = [];
+    let hasParams = false;
+    for (let link = error, depth = 0; link !== undefined && link !== null && depth < 10; depth++) {
+      messages.push(link instanceof Error ? `${link.name}: ${link.message}\n${link.stack ?? ''}` : String(link));
+      hasParams ||= typeof link === 'object' && 'params' in link;
+      link = link instanceof Error ? link.cause : undefined;
+    }
+    return { messages, hasParams };
+  }
+
+  /** A scrypt hash at an older cost than today's, so that a login rehashes it (the rehash's failure path). */
+  function oldCostHash(password: string): string {
+    const salt = randomBytes(16);
+    const key = scryptSync(password.normalize('NFKC'), salt, 32, { N: 2 ** 14, r: 8, p: 1 });
+    return ['scrypt', 2 ** 14, 8, 1, salt.toString('base64url'), key.toString('base64url')].join('$');
+  }
+
+  it('carry no password, token or hash, on any failure path, database failures included', async () => {
+    const password = 'ann secret password';
+    const newPassword = 'the new secret password';
+    const ann = await createUser(db, { email: 'ann@example.com', password });
+    const token = await requestPasswordReset(db, 'ann@example.com');
+    assert.ok(token);
+    const legacyHash = oldCostHash(password);
+    await db.update(users).set({ passwordHash: legacyHash }).where(eq(users.id, ann.id));
+    const stored = await storedRow(ann.id);
+    const secrets = [password, newPassword, token, sha256(token), legacyHash, stored.passwordResetToken!];
+
+    const errors: { path: string; error: unknown }[] = [];
+    async function collect(path: string, action: () => Promise<unknown>): Promise<void> {
+      await assert.rejects(action(), (error: unknown) => (errors.push({ path, error }), true), path);
+    }
+    await collect('wrong password', () => verifyPassword(db, 'ann@example.com', newPassword));
+    await collect('taken email', () => createUser(db, { email: 'ann@example.com', password: newPassword }));
+    await collect('wrong token', () => resetPassword(db, token.slice(1), newPassword));
+    await collect('empty new password', () => resetPassword(db, token, ''));
+    await collect('ttl too large', () => requestPasswordReset(db, 'ann@example.com', { ttlMs: 1e16 }));
+    // Now every write fails in the database, on the layer's own connection (no second connection to wait for).
+    await db.run(sql.raw("CREATE TRIGGER no_insert BEFORE INSERT ON users BEGIN SELECT RAISE(ABORT, 'writes blocked by the test'); END"));
+    await db.run(sql.raw("CREATE TRIGGER no_update BEFORE UPDATE ON users BEGIN SELECT RAISE(ABORT, 'writes blocked by the test'); END"));
+    await collect('insert fails', () => createUser(db, { email: 'bob@example.com', password: newPassword }));
+    await collect('reset request fails', () => requestPasswordReset(db, 'ann@example.com'));
+    await collect('reset fails', () => resetPassword(db, token, newPassword));
+    await collect('rehash fails', () => verifyPassword(db, 'ann@example.com', password));
+
+    assert.equal(errors.length, 9);
+    for (const { path, error } of errors) {
+      const { messages, hasParams } = chain(error);
+      assert.equal(hasParams, false, `${path}: a query's parameters in the cause chain`);
+      for (const text of messages) {
+        for (const secret of secrets) assert.ok(!text.includes(secret), `${path}: ${JSON.stringify(secret)} in ${text}`);
+        assert.doesNotMatch(text, /scrypt\$|[0-9a-f]{64}/, `${path}: a hash in ${text}`);
+      }
+    }
+    const database = errors.filter(({ path }) => path.endsWith('fails')).map(({ error }) => error);
+    for (const error of database) {
+      assert.ok(error instanceof DatabaseQueryError);
+      assert.equal(error.code, 'DATABASE');
+      assert.match(error.message, /^\w+: database error: .*writes blocked by the test/);
+      assert.ok(!error.message.includes('\n'));
+    }
   });
 });
 
