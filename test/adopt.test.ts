@@ -8,6 +8,9 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { closeDb, createDb } from '../src/db.js';
+import { InvalidCredentialsError, InvalidResetTokenError, resetPassword, verifyPassword } from '../src/queries/index.js';
+import { users } from '../src/schema/index.js';
 import { findPython } from './helpers/python.js';
 import { makeProject, ROOT, type RunResult, type TempProject } from './helpers/project.js';
 
@@ -329,6 +332,26 @@ describe("adopt: the Python app's database, made by Alembic, SQLAlchemy and pass
         assert.equal(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name IN ('alembic_version', 'ix_users_email', 'ix_users_id')").pluck().get(), 0);
       } finally {
         db.close();
+      }
+
+      // Every account logs in with its old password through the query layer, as typed in Python (any case or
+      // form of the email); after that login its hash is the layer's scrypt, and the pending reset link works.
+      const app = await createDb(`file:${path}`);
+      try {
+        for (const account of accounts) {
+          const user = await verifyPassword(app, account.email, account.password);
+          assert.equal(user.id, account.id, `${account.email} logs in`);
+          await assert.rejects(verifyPassword(app, account.email, `${account.password}x`), InvalidCredentialsError);
+        }
+        const hashes = (await app.select({ hash: users.passwordHash }).from(users)).map((r) => r.hash);
+        assert.ok(hashes.every((h) => h.startsWith('scrypt$')), `every hash is scrypt after its login: ${hashes.join(', ')}`);
+        const pending = accounts.find((a) => a.password_reset_token !== null && utcSeconds(a.password_reset_expires)! > Date.now() / 1000)!;
+        const reset = await resetPassword(app, pending.password_reset_token!, 'a new password');
+        assert.equal(reset.id, pending.id, 'the reset link mailed by the Python app still works');
+        const expired = accounts.find((a) => a.password_reset_token !== null && a.id !== pending.id)!;
+        await assert.rejects(resetPassword(app, expired.password_reset_token!, 'another'), InvalidResetTokenError);
+      } finally {
+        closeDb(app);
       }
     } finally {
       project.cleanup();
