@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { getTableName } from 'drizzle-orm';
 import { openBetterSqlite, type BetterSqliteDriver } from './db/better-sqlite3.js';
 import { parseDatabaseUrl } from './db/url.js';
@@ -6,12 +6,15 @@ import {
   ALEMBIC_TABLE,
   copySql,
   describeConversion,
+  effectsOf,
+  leftoverColumns,
   planAdoption,
   parseColumnDrop,
   parseColumnRename,
   readBackSql,
   unconvertibleSql,
   valueSql,
+  type AdoptionFlags,
   type AdoptionPlan,
   type AppColumnRule,
   type ColumnMapping,
@@ -93,8 +96,10 @@ export interface AdoptResult {
  * bookkeeping rows written, and it commits. So no write of another connection can land between the copy and the
  * swap (it waits for the lock, or gets SQLITE_BUSY: never a silent loss), an app connection left open sees the
  * new schema at its next statement instead of writing into a replaced file, and a killed adoption is rolled back
- * by SQLite (no half-written file is left to trip on). Everything that can refuse is checked before the backup
- * and before the first write.
+ * by SQLite (no half-written file is left to trip on). What the plan alone can refuse is refused before the
+ * backup; what only the data shows (a value that does not convert, keys that collide once converted) is found
+ * by the copy and its checks, and then named by a closer look at the source, the transaction rolled back and the
+ * backup removed: a refused adoption leaves the file and its folder as they were.
  */
 export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   const ctx = context(options);
@@ -119,13 +124,12 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     } catch (error) {
       throw new MigrateError('LOCKED', `another connection is writing to ${path}: stop the app before adopting (${(error as Error).message}); nothing was changed`, { cause: error });
     }
+    let backup: BackupInfo | null = null;
     try {
-      const source = await sourceFacts(db);
+      const source = await sourceFacts(db, target.tables, flags);
       const alembicRevision = await alembicVersion(db, source);
       const plan = planAdoption(source.tables, target.tables, flags, APP_COLUMN_RULES);
       defineFunctions(db);
-      const { refusals: dataRefusals, notes } = plan.refusals.length > 0 ? { refusals: [], notes: [] } : await inspectData(db, plan, target, now);
-      const refusals = [...plan.refusals, ...dataRefusals];
       const result: AdoptResult = {
         database: path,
         dryRun: options.dryRun === true,
@@ -135,23 +139,44 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
         tables: plan.tables.map(({ table, source: from, rows, columns }) => ({ table, source: from, rows, columns })),
         droppedColumns: plan.droppedColumns,
         droppedTables: plan.droppedTables,
-        notes,
-        refusals,
+        notes: [],
+        refusals: plan.refusals,
       };
+      // A dry run looks at every value (slow, thorough); a real run copies, and looks closer only where the copy or
+      // its checks fail, and then refuses with what the dry run would have said.
+      const thorough = options.dryRun || plan.tables.some((t) => t.source !== null && t.match.kind === 'none');
+      if (plan.refusals.length === 0 && thorough) {
+        const inspected = await inspectData(db, plan, target, now);
+        result.refusals = inspected.refusals;
+        result.notes = inspected.notes;
+      }
       if (options.dryRun) return result;
-      if (refusals.length > 0) throw refusal(refusals);
-      if (options.backup !== false) result.backup = await writeBackup(path, alembicRevision ? `alembic-${alembicRevision}` : 'before-adopt', options.keepBackups);
-      await carryOut(db, plan, target, source, migrations.slice(0, position + 1), now);
-      await db.exec('COMMIT');
+      if (result.refusals.length > 0) throw refusal(result.refusals);
+      if (options.backup !== false) backup = result.backup = await writeBackup(path, alembicRevision ? `alembic-${alembicRevision}` : 'before-adopt', options.keepBackups);
+      try {
+        const notes = await carryOut(db, plan, target, source, migrations.slice(0, position + 1), now);
+        if (!thorough) result.notes = notes;
+        await db.exec('COMMIT');
+      } catch (error) {
+        if (!(error instanceof CopyFailed)) throw error;
+        await db.exec('ROLLBACK');
+        if (backup) rmSync(backup.path, { force: true }); // a refused adoption leaves nothing behind
+        const { refusals } = await inspectData(db, plan, target, now);
+        throw refusal(refusals.length > 0 ? refusals : [error.message]);
+      }
       return result;
-    } finally {
+    } catch (error) {
       // A failed statement can end the transaction itself; ROLLBACK would then fail.
       if (db.inTransaction) await db.exec('ROLLBACK');
+      throw error;
     }
   } finally {
     await db.close();
   }
 }
+
+/** The copy or one of its checks failed on the data: the adoption is refused after a closer look at the source. */
+class CopyFailed extends Error {}
 
 function parseFlags(options: AdoptOptions) {
   try {
@@ -236,18 +261,27 @@ interface SourceFacts {
   dependants: { type: string; name: string }[];
 }
 
-async function sourceFacts(db: BetterSqliteDriver): Promise<SourceFacts> {
-  const tables: SourceTable[] = [];
+/** The source's tables, their row counts, and the value counts of the columns no target column takes. */
+async function sourceFacts(db: BetterSqliteDriver, target: readonly TargetTable[], flags: AdoptionFlags): Promise<SourceFacts> {
   const rows = await db.all<{ name: string; sql: string }>("SELECT name, sql FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid");
+  const described = [];
   for (const table of rows) {
     const columns = await db.all<{ name: string; type: string }>('SELECT name, type FROM pragma_table_xinfo(?) ORDER BY cid', [table.name]);
-    const counts = await db.all<Record<string, number>>(`SELECT count(*) AS "*", ${columns.map((c, i) => `count(${q(c.name)}) AS c${i}`).join(', ')} FROM ${q(table.name)}`);
-    const count = counts[0]!;
+    described.push({ ...table, columns });
+  }
+  const leftover = leftoverColumns(described, target, flags);
+  const tables: SourceTable[] = [];
+  for (const table of described) {
+    const counted = table.columns.filter((c) => leftover.get(table.name)?.has(c.name));
+    const [count] = await db.all<Record<string, number>>(`SELECT ${['count(*) AS "*"', ...counted.map((c, i) => `count(${q(c.name)}) AS c${i}`)].join(', ')} FROM ${q(table.name)}`);
     tables.push({
       name: table.name,
-      rows: count['*']!,
+      rows: count!['*']!,
       withoutRowid: /\bwithout\s+rowid\s*$/i.test(table.sql.trim().replace(/;$/, '')),
-      columns: columns.map((c, i) => ({ name: c.name, declaredType: c.type, values: count[`c${i}`]! })),
+      columns: table.columns.map((c) => {
+        const i = counted.indexOf(c);
+        return { name: c.name, declaredType: c.type, values: i === -1 ? null : count![`c${i}`]! };
+      }),
     });
   }
   const dependants = await db.all<{ type: string; name: string }>("SELECT type, name FROM sqlite_schema WHERE type IN ('index', 'view', 'trigger') AND sql IS NOT NULL AND name NOT LIKE 'sqlite_%'");
@@ -301,7 +335,7 @@ async function inspectData(db: BetterSqliteDriver, plan: AdoptionPlan, target: T
         });
       }
     }
-    const effects = effectProbes(table, ctx);
+    const effects = effectsOf(table, { ctx, rules: APP_COLUMN_RULES });
     const selects = [
       ...probes.map((p, i) => `min(CASE WHEN ${p.sql} THEN s.rowid END) AS p${i}`),
       ...effects.map((e, i) => `sum(CASE WHEN ${e.sql} THEN 1 ELSE 0 END) AS e${i}`),
@@ -321,28 +355,6 @@ async function inspectData(db: BetterSqliteDriver, plan: AdoptionPlan, target: T
     refusals.push(...(await uniqueCollisions(db, table, target, ctx)));
   }
   return { refusals, notes };
-}
-
-/** What the conversions of a table will change, counted for the report. */
-function effectProbes(table: TablePlan, ctx: CopyContext): { sql: string; note: (count: number) => string }[] {
-  const probes: { sql: string; note: (count: number) => string }[] = [];
-  for (const mapping of table.columns) {
-    if (mapping.source === null) continue;
-    const x = `s.${q(mapping.source)}`;
-    const value = mapping.conversion === null ? x : valueSql(mapping, table, ctx, APP_COLUMN_RULES);
-    if (mapping.conversion === 'email') {
-      probes.push({ sql: `${x} IS NOT ${value}`, note: (n) => `${n} email(s) of ${table.table}.${mapping.target} stored in the query layer's form (NFC, trimmed, lower-cased)` });
-    } else if (mapping.conversion === 'reset-token') {
-      probes.push({ sql: `${value} IS NOT NULL`, note: (n) => `${n} pending reset token(s) of ${table.table} carried over as the layer stores them (SHA-256): the links already mailed still work until they expire` });
-      probes.push({ sql: `${x} IS NOT NULL AND ${value} IS NULL`, note: (n) => `${n} expired reset token(s) of ${table.table} cleared, with their expiry` });
-    } else if (mapping.conversion === 'datetime-seconds') {
-      probes.push({
-        sql: `typeof(${x}) = 'text' AND ${x} GLOB '*:[0-9][0-9].*[1-9]*'`,
-        note: (n) => `${n} value(s) of ${table.table}.${mapping.target} had fractions of a second, dropped (the column holds seconds)`,
-      });
-    }
-  }
-  return probes;
 }
 
 /** Source rows that would share a unique key of the target once converted: named, both of them. */
@@ -369,8 +381,12 @@ async function uniqueCollisions(db: BetterSqliteDriver, table: TablePlan, target
   return problems;
 }
 
-/** The adoption itself, inside the caller's transaction: throws (the caller rolls back) on anything unexpected. */
-async function carryOut(db: BetterSqliteDriver, plan: AdoptionPlan, target: TargetSchema, source: SourceFacts, migrations: readonly Migration[], now: number): Promise<void> {
+/**
+ * The adoption itself, inside the caller's transaction; returns what the conversions did. Throws CopyFailed where
+ * the data breaks it (a constraint, a value that does not read back), anything else as it comes (the caller rolls
+ * back either way).
+ */
+async function carryOut(db: BetterSqliteDriver, plan: AdoptionPlan, target: TargetSchema, source: SourceFacts, migrations: readonly Migration[], now: number): Promise<string[]> {
   for (const dependant of source.dependants) await db.exec(`DROP ${dependant.type.toUpperCase()} IF EXISTS ${q(dependant.name)}`);
   const copied = plan.tables.filter((t) => t.source !== null);
   const sourceNames = source.tables.map((t) => t.name);
@@ -384,7 +400,7 @@ async function carryOut(db: BetterSqliteDriver, plan: AdoptionPlan, target: Targ
     try {
       await db.run(sql);
     } catch (error) {
-      throw new MigrateError('ADOPT_REFUSED', `cannot adopt: copying ${table.table} failed: ${(error as Error).message}; nothing was changed`, { cause: error });
+      throw new CopyFailed(`copying ${table.table} failed: ${(error as Error).message}`, { cause: error });
     }
     await carrySequence(db, table.table, ctx.sourceTable);
   }
@@ -393,17 +409,18 @@ async function carryOut(db: BetterSqliteDriver, plan: AdoptionPlan, target: Targ
     try {
       await db.exec(object.sql);
     } catch (error) {
-      throw new MigrateError('ADOPT_REFUSED', `cannot adopt: creating ${object.type} ${object.name} on the copied rows failed: ${(error as Error).message}; nothing was changed`, { cause: error });
+      throw new CopyFailed(`creating ${object.type} ${object.name} on the copied rows failed: ${(error as Error).message}`, { cause: error });
     }
   }
-  await checkCopy(db, copied, now);
+  const notes = await checkCopy(db, copied, now);
   for (const name of sourceNames) await db.exec(`DROP TABLE ${q(MOVED_PREFIX + name)}`);
   await db.exec(CREATE_MIGRATIONS_TABLE);
   for (const migration of migrations) await recordApplied(db, { hash: migration.hash, createdAt: migration.when });
   const integrity = await db.all<{ integrity_check: string }>('PRAGMA integrity_check');
   if (integrity.length !== 1 || integrity[0]!.integrity_check !== 'ok') {
-    throw new MigrateError('ADOPT_REFUSED', `cannot adopt: the copy fails PRAGMA integrity_check (${integrity.map((r) => r.integrity_check).slice(0, 3).join('; ')}); nothing was changed`);
+    throw new CopyFailed(`the copy fails PRAGMA integrity_check (${integrity.map((r) => r.integrity_check).slice(0, 3).join('; ')})`);
   }
+  return notes;
 }
 
 /** An AUTOINCREMENT counter never goes back: the source's, when it was higher than the copied rows' largest id. */
@@ -413,26 +430,31 @@ async function carrySequence(db: BetterSqliteDriver, table: string, sourceTable:
   await db.run('UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = ?), 0)) WHERE name = ?', [sourceTable, table]);
 }
 
-/** The copy checked before the commit: every row there, every value as converted, every foreign key satisfied. */
-async function checkCopy(db: BetterSqliteDriver, copied: readonly TablePlan[], now: number): Promise<void> {
+/**
+ * The copy checked before the commit: every row there, every value as converted (and convertible), every foreign
+ * key satisfied. Returns the effects the read-back counted, as notes.
+ */
+async function checkCopy(db: BetterSqliteDriver, copied: readonly TablePlan[], now: number): Promise<string[]> {
+  const notes: string[] = [];
   for (const table of copied) {
     const [count] = await db.all<{ n: number }>(`SELECT count(*) AS n FROM ${q(table.table)}`);
-    if (count!.n !== table.rows) {
-      throw new MigrateError('ADOPT_REFUSED', `cannot adopt: ${table.table} holds ${count!.n} rows after the copy, the source ${table.rows}; nothing was changed`);
-    }
-    const readBack = readBackSql(table, { now, sourceTable: MOVED_PREFIX + table.source! }, APP_COLUMN_RULES);
+    if (count!.n !== table.rows) throw new CopyFailed(`${table.table} holds ${count!.n} rows after the copy, the source ${table.rows}`);
+    const ctx: CopyContext = { now, sourceTable: MOVED_PREFIX + table.source! };
+    const effects = effectsOf(table, 'copy');
+    const readBack = readBackSql(table, ctx, APP_COLUMN_RULES, effects);
     if (!readBack) continue;
-    const [wrong] = await db.all<{ wrong: number }>(readBack);
-    if (wrong!.wrong > 0) {
-      throw new MigrateError('ADOPT_REFUSED', `cannot adopt: ${wrong!.wrong} row(s) of ${table.table} do not read back as converted (a trigger or a column's affinity changed them); nothing was changed`);
-    }
+    const [found] = await db.all<Record<string, number | null>>(readBack);
+    const wrong = found?.wrong ?? 0;
+    if (wrong > 0) throw new CopyFailed(`${wrong} row(s) of ${table.table} do not read back as converted (a value that does not convert, a trigger, or a column's affinity)`);
+    effects.forEach((effect, i) => {
+      const n = found?.[`e${i}`] ?? 0;
+      if (n > 0) notes.push(effect.note(n));
+    });
   }
   const violations = await db.all<{ table: string; rowid: number; parent: string }>('PRAGMA foreign_key_check');
   if (violations.length > 0) {
     const first = violations[0]!;
-    throw new MigrateError(
-      'ADOPT_REFUSED',
-      `cannot adopt: ${violations.length} row(s) would break a foreign key once copied, e.g. ${first.table} rowid ${first.rowid} references a missing row of ${first.parent}; fix them in the source, then adopt again; nothing was changed`,
-    );
+    throw new CopyFailed(`${violations.length} row(s) would break a foreign key once copied, e.g. ${first.table} rowid ${first.rowid} references a missing row of ${first.parent}; fix them in the source, then adopt again`);
   }
+  return notes;
 }

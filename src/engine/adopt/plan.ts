@@ -10,8 +10,11 @@ import { quoteIdentifier as q } from '../lint/statements.js';
 export interface SourceColumn {
   name: string;
   declaredType: string;
-  /** How many rows hold a value (not NULL) here. */
-  values: number;
+  /**
+   * How many rows hold a value (not NULL) here; counted only for the columns no target column takes
+   * (`leftoverColumns`), which are all the plan asks about: null elsewhere.
+   */
+  values: number | null;
 }
 
 export interface SourceTable {
@@ -145,6 +148,36 @@ export function conversionFor(sourceType: string, targetType: string): Conversio
   return 'copy';
 }
 
+/** The source column that fills each target column of a table (by the rename flags, else by name). */
+function sourceNames(table: TargetTable, flags: AdoptionFlags): Map<string, string> {
+  const renames = flags.renameColumns.filter((r) => r.table === table.name);
+  const renamedAway = new Set(renames.map((r) => r.from));
+  const dropped = new Set(flags.dropColumns.filter((d) => d.table === table.name).map((d) => d.column));
+  const names = new Map<string, string>();
+  for (const column of table.columns) {
+    if (column.generated) continue;
+    const renamed = renames.find((r) => r.to === column.name)?.from;
+    const name = renamed ?? (renamedAway.has(column.name) || dropped.has(column.name) ? undefined : column.name);
+    if (name !== undefined) names.set(column.name, name);
+  }
+  return names;
+}
+
+/**
+ * The source columns no target column takes, by table: the only ones whose values the plan needs counted (a
+ * column holding data is refused unless dropped; an empty one goes quietly). Pure.
+ */
+export function leftoverColumns(source: readonly { name: string; columns: readonly { name: string }[] }[], target: readonly TargetTable[], flags: AdoptionFlags): Map<string, Set<string>> {
+  const leftover = new Map<string, Set<string>>();
+  for (const table of source) {
+    const into = target.find((t) => t.name === table.name);
+    if (!into || flags.dropTables.includes(table.name)) continue;
+    const used = new Set(sourceNames(into, flags).values());
+    leftover.set(table.name, new Set(table.columns.map((c) => c.name).filter((c) => !used.has(c))));
+  }
+  return leftover;
+}
+
 /** The plan: every target table with the source columns that fill it, and every refusal. Pure. */
 export function planAdoption(source: readonly SourceTable[], target: readonly TargetTable[], flags: AdoptionFlags, rules: readonly AppColumnRule[]): AdoptionPlan {
   const refusals: string[] = [];
@@ -191,15 +224,14 @@ export function planAdoption(source: readonly SourceTable[], target: readonly Ta
       });
       continue;
     }
-    const renamed = new Map(flags.renameColumns.filter((r) => r.table === table.name).map((r) => [r.to, r.from]));
     const renamedAway = new Set(flags.renameColumns.filter((r) => r.table === table.name).map((r) => r.from));
     const dropped = new Set(flags.dropColumns.filter((d) => d.table === table.name).map((d) => d.column));
-    const sourceColumn = (name: string) => from.columns.find((c) => c.name === name);
+    const names = sourceNames(table, flags);
     const columns: ColumnMapping[] = [];
     const used = new Set<string>();
     for (const column of table.columns.filter((c) => !c.generated)) {
-      const name = renamed.get(column.name) ?? (renamedAway.has(column.name) || dropped.has(column.name) ? undefined : column.name);
-      const found = name === undefined ? undefined : sourceColumn(name);
+      const name = names.get(column.name);
+      const found = name === undefined ? undefined : from.columns.find((c) => c.name === name);
       if (!found) {
         if (column.notNull && !column.hasDefault && !column.rowid && from.rows > 0) {
           refusals.push(
@@ -216,11 +248,12 @@ export function planAdoption(source: readonly SourceTable[], target: readonly Ta
     }
     for (const column of from.columns) {
       if (used.has(column.name)) continue;
-      if (dropped.has(column.name)) droppedColumns.push({ table: table.name, column: column.name, values: column.values, reason: 'flag' });
-      else if (column.values === 0) droppedColumns.push({ table: table.name, column: column.name, values: 0, reason: 'empty' });
+      const values = column.values ?? 0;
+      if (dropped.has(column.name)) droppedColumns.push({ table: table.name, column: column.name, values, reason: 'flag' });
+      else if (values === 0) droppedColumns.push({ table: table.name, column: column.name, values: 0, reason: 'empty' });
       else if (!renamedAway.has(column.name)) {
         refusals.push(
-          `column ${table.name}.${column.name} holds data (${column.values} of ${from.rows} rows) that the migrations' ${table.name} has no column for: ` +
+          `column ${table.name}.${column.name} holds data (${values} of ${from.rows} rows) that the migrations' ${table.name} has no column for: ` +
             `keep it with --rename-column ${table.name}.${column.name}=<column>, or let it go with --drop-column ${table.name}.${column.name}`,
         );
       }
@@ -260,7 +293,8 @@ const col = (name: string) => `s.${q(name)}`;
 
 /** SQLAlchemy DATETIME text (or seconds already) to seconds; NULL for a value SQLite cannot read as a time. */
 function seconds(value: string): string {
-  return `(CASE WHEN typeof(${value}) = 'integer' THEN ${value} WHEN typeof(${value}) = 'text' THEN unixepoch(trim(${value})) END)`;
+  // SQLite's date parser refuses leading spaces: trimmed only when the value as it is does not parse.
+  return `(CASE typeof(${value}) WHEN 'integer' THEN ${value} WHEN 'text' THEN coalesce(unixepoch(${value}), unixepoch(trim(${value}))) END)`;
 }
 
 /** Text that holds a whole number in decimal (an optional sign, digits only). */
@@ -356,24 +390,72 @@ export function copySql(plan: TablePlan, ctx: CopyContext, rules: readonly AppCo
   return `INSERT INTO ${q(plan.table)} (${targets.join(', ')}) SELECT ${values.join(', ')} FROM ${q(ctx.sourceTable)} AS s`;
 }
 
+/** Something a conversion changes, counted for the report: a predicate on the source row `s` and its copy `t`. */
+export interface Effect {
+  sql: string;
+  note: (count: number) => string;
+}
+
 /**
- * The read-back of one table after its copy: how many source rows have no target row (found by its rowid) that
- * holds, in every mapped column, exactly the converted value (the type included, so a value SQLite's column
- * affinity changed on the way in is caught). Dates are also read back the other way: the stored seconds, as a
- * UTC date and time, must be the source's. Null for a WITHOUT ROWID target, which has no rowid to find rows by. Pure.
+ * What the conversions of a table change that the operator should hear about: read from the copy `t` once it is
+ * made, or computed from the source alone (a dry run). Pure.
  */
-export function readBackSql(plan: TablePlan, ctx: CopyContext, rules: readonly AppColumnRule[]): string | null {
+export function effectsOf(plan: TablePlan, from: 'copy' | { ctx: CopyContext; rules: readonly AppColumnRule[] }): Effect[] {
+  const effects: Effect[] = [];
+  for (const mapping of plan.columns) {
+    if (mapping.source === null || mapping.conversion === null) continue;
+    const x = col(mapping.source);
+    const stored = from === 'copy' ? `t.${q(mapping.target)}` : valueSql(mapping, plan, from.ctx, from.rules);
+    if (mapping.conversion === 'email') {
+      effects.push({ sql: `${x} IS NOT ${stored}`, note: (n) => `${n} email(s) of ${plan.table}.${mapping.target} stored in the query layer's form (NFC, trimmed, lower-cased)` });
+    } else if (mapping.conversion === 'reset-token') {
+      effects.push({ sql: `${stored} IS NOT NULL`, note: (n) => `${n} pending reset token(s) of ${plan.table} carried over as the layer stores them (SHA-256): the links already mailed still work until they expire` });
+      effects.push({ sql: `${x} IS NOT NULL AND ${stored} IS NULL`, note: (n) => `${n} expired reset token(s) of ${plan.table} cleared, with their expiry` });
+    } else if (mapping.conversion === 'datetime-seconds') {
+      effects.push({
+        sql: `typeof(${x}) = 'text' AND ${x} GLOB '*:[0-9][0-9].*[1-9]*'`,
+        note: (n) => `${n} value(s) of ${plan.table}.${mapping.target} had fractions of a second, dropped (the column holds seconds)`,
+      });
+    }
+  }
+  return effects;
+}
+
+/**
+ * The read-back of one table after its copy, in one pass over the source, each source row looking its copy up by
+ * rowid: how many rows have no copy, or a copy whose value does not read back. A value that did not convert is
+ * NULL in the copy where the source holds one (a cleared expired reset token excepted); a date is read back the
+ * other way, the stored seconds as a UTC date and time against the source's; any other conversion is computed
+ * again and compared. A column copied as it is (the same affinity on both sides) is stored as SQLite stores it in
+ * the source, so the row count and the integrity check cover it. Also counts each effect (columns `e0`, `e1`, …).
+ * Null for a WITHOUT ROWID target, which has no rowid to find rows by. Pure.
+ */
+export function readBackSql(plan: TablePlan, ctx: CopyContext, rules: readonly AppColumnRule[], effects: readonly Effect[] = []): string | null {
   const mapped = plan.columns.filter((c) => c.source !== null);
   if (plan.source === null || mapped.length === 0 || plan.match.kind === 'none') return null;
   const { match } = plan;
   const key = match.kind === 'column' ? valueSql(plan.columns.find((c) => c.target === match.column)!, plan, ctx, rules) : 's.rowid';
-  const checks = mapped.map((c) => {
-    const expected = valueSql(c, plan, ctx, rules);
-    const same = `(t.${q(c.target)} IS ${expected} AND typeof(t.${q(c.target)}) = typeof(${expected}))`;
-    if (c.conversion !== 'datetime-seconds') return same;
+  const checks = mapped.flatMap((c) => {
     const x = col(c.source!);
-    return `(${same} AND (typeof(${x}) <> 'text' OR datetime(t.${q(c.target)}, 'unixepoch') IS datetime(trim(${x}))))`;
+    const stored = `t.${q(c.target)}`;
+    switch (c.conversion) {
+      case null:
+      case 'copy':
+        return [];
+      case 'datetime-seconds':
+        return [`NOT (${x} IS NOT NULL AND ${stored} IS NULL)`, `(typeof(${x}) <> 'text' OR datetime(${stored}, 'unixepoch') IS coalesce(datetime(${x}), datetime(trim(${x}))))`];
+      case 'reset-expires':
+        return [`NOT ${unconvertibleSql(c, plan, ctx, rules)!}`, `${stored} IS ${valueSql(c, plan, ctx, rules)}`];
+      case 'reset-token':
+        return [`${stored} IS ${valueSql(c, plan, ctx, rules)}`];
+      default:
+        return [`NOT (${x} IS NOT NULL AND ${stored} IS NULL)`, `${stored} IS ${valueSql(c, plan, ctx, rules)}`];
+    }
   });
+  const sums = [
+    `sum(CASE WHEN t.rowid IS NULL${checks.length > 0 ? ` OR NOT (${checks.join(' AND ')})` : ''} THEN 1 ELSE 0 END) AS wrong`,
+    ...effects.map((e, i) => `sum(CASE WHEN ${e.sql} THEN 1 ELSE 0 END) AS e${i}`),
+  ];
   // Source first: each source row looks its target row up by rowid; a missing one counts (t.rowid IS NULL).
-  return `SELECT count(*) AS wrong FROM ${q(ctx.sourceTable)} AS s LEFT JOIN ${q(plan.table)} AS t ON t.rowid = ${key} WHERE t.rowid IS NULL OR NOT (${checks.join(' AND ')})`;
+  return `SELECT ${sums.join(', ')} FROM ${q(ctx.sourceTable)} AS s LEFT JOIN ${q(plan.table)} AS t ON t.rowid = ${key}`;
 }
