@@ -9,7 +9,8 @@ import { compareSchemas } from './engine/diff/compare.js';
 import { introspect } from './engine/diff/introspect.js';
 import { schemaAt } from './engine/diff/scratch.js';
 import { MigrateError } from './engine/errors.js';
-import { assertSqliteFile, backupsFolder, copyDatabase, findBackup, listBackups, writeBackup, type BackupInfo } from './engine/backup.js';
+import { assertSqliteFile, backupsFolder, copyDatabase, findBackup, listBackups, SAVED_BEFORE_RESTORE, writeBackup, type BackupInfo } from './engine/backup.js';
+import { replaceContents, RESTORED } from './engine/restore.js';
 import { acquireLock, describeHolder, forceUnlock } from './engine/lock.js';
 import { parseDatabaseUrl, redactUrl } from './db/url.js';
 import { executeSteps, type ExecutionEvent, type StepResult } from './engine/executor.js';
@@ -407,24 +408,50 @@ export async function restore(options: RunnerOptions & ProtectionOptions & { fro
   const path = fileLocation(ctx, 'restore');
   const chosen = findBackup(path, options.from);
   assertSqliteFile(chosen.path);
-  return withDatabase(ctx, false, (db) =>
-    withLock(db, `restore ${chosen.file}`, options, () => {}, async () => {
-      const state = await Promise.resolve()
-        .then(() => loadState(loadMigrations(ctx.folder), db))
-        .catch(() => null); // a restore must work even when the migrations folder does not
-      // BEGIN EXCLUSIVE waits the busy timeout for other writers, then fails: refuse rather than race them.
+  const revisionOf = (db: Driver) =>
+    Promise.resolve()
+      .then(async () => {
+        const state = await loadState(loadMigrations(ctx.folder), db);
+        return revisionLabel(state.current, state.migrations);
+      })
+      .catch(() => 'unknown'); // a restore must work even when the migrations folder does not
+  const waitMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  return withDatabase(ctx, false, async (db) => {
+    // Every wait for another connection's write lock (the runner's lock row, then the restore's transaction) is
+    // bounded by --lock-timeout.
+    await db.exec(`PRAGMA busy_timeout = ${Math.round(waitMs)}`);
+    return withLock(db, `restore ${chosen.file}`, options, () => {}, async () => {
+      const before = await revisionOf(db);
+      // ATTACH cannot run inside a transaction; foreign keys cannot be switched inside one.
+      await db.run(`ATTACH DATABASE ? AS ${RESTORED}`, [chosen.path]);
+      await db.exec('PRAGMA foreign_keys = OFF');
       try {
-        await db.exec('BEGIN EXCLUSIVE');
-        await db.exec('COMMIT');
-      } catch (error) {
-        throw new MigrateError('LOCKED', `another connection is writing to ${path}; stop it (e.g. the app) before restoring: ${(error as Error).message}`, { cause: error });
+        // The write lock is taken before the copy saved first and held until the restore commits: a write another
+        // connection had acknowledged is in that copy; one that comes later waits, or gets SQLITE_BUSY.
+        try {
+          await db.exec('BEGIN IMMEDIATE');
+        } catch (error) {
+          throw new MigrateError(
+            'LOCKED',
+            `another connection holds a write transaction open on ${path}; waited ${Math.round(waitMs / 1000)} s (--lock-timeout) and restored nothing: stop it (e.g. the app) and run restore again (${(error as Error).message})`,
+            { cause: error },
+          );
+        }
+        try {
+          const saved = await writeBackup(path, `${before}${SAVED_BEFORE_RESTORE}`, Math.max(options.keepBackups ?? 10, 2));
+          await replaceContents(db);
+          await db.exec('COMMIT');
+          return { restored: chosen, saved, revision: await revisionOf(db) };
+        } catch (error) {
+          await db.exec('ROLLBACK').catch(() => {});
+          throw error;
+        }
+      } finally {
+        await db.exec(`DETACH DATABASE ${RESTORED}`).catch(() => {});
+        await db.exec('PRAGMA foreign_keys = ON').catch(() => {});
       }
-      const saved = await writeBackup(path, state ? revisionLabel(state.current, state.migrations) : 'unknown', Math.max(options.keepBackups ?? 10, 2));
-      await copyDatabase(chosen.path, path);
-      const after = computeState(loadMigrations(ctx.folder), await readAppliedRows(db));
-      return { restored: chosen, saved, revision: revisionLabel(after.current, after.migrations) };
-    }),
-  );
+    });
+  });
 }
 
 /** `unlock`: removes the runner's lock whoever holds it (for a lock left on another host by a process that is gone). */

@@ -52,7 +52,7 @@ describe('backups and restore', () => {
 
     const restored = await project.migrate(['restore', 'latest'], env);
     assert.equal(restored.code, 0, restored.stderr);
-    assert.match(restored.stdout, /^Restored app\.\d{8}T\d{9}Z\.0000_items\.db; the database is now at 0000_items\. The database as it was before is saved as app\.\d+T\d+Z\.0001_add_note\.db\.$/m);
+    assert.match(restored.stdout, /^Restored app\.\d{8}T\d{9}Z\.0000_items\.db; the database is now at 0000_items\. The database as it was before is saved as app\.\d+T\d+Z\.0001_add_note\.saved-before-restore\.db\.$/m);
     db = project.open('app.db');
     assert.deepEqual(everyRow(db), rowsBefore);
     assert.equal(schemaDump(db), schemaBefore);

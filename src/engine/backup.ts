@@ -93,11 +93,18 @@ export async function writeBackup(databasePath: string, revision: string, keep =
   return info ?? { file, path, ...parseBackupName(databasePath, file)!, bytes: statSync(path).size };
 }
 
-/** Finds a backup by file name, path, or `latest`. */
+/**
+ * How the copy `restore` saves of the database it replaces is marked (after its revision in the name): `restore
+ * latest` passes over it, so a restore retried after a kill restores what the operator asked for, not the state
+ * they wanted to leave.
+ */
+export const SAVED_BEFORE_RESTORE = '.saved-before-restore';
+
+/** Finds a backup by file name, path, or `latest` (the newest that is not a copy saved before a restore). */
 export function findBackup(databasePath: string, name: string): BackupInfo {
   const backups = listBackups(databasePath);
   if (name === 'latest') {
-    const latest = backups[0];
+    const latest = backups.find((b) => !b.revision.endsWith(SAVED_BEFORE_RESTORE));
     if (!latest) throw new MigrateError('BACKUP', `no backups of ${databasePath} in ${backupsFolder(databasePath)}`);
     return latest;
   }

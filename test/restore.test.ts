@@ -1,0 +1,204 @@
+// restore under a live app: every write the app saw committed is in the restored database or in the copy saved
+// before the restore; a long write transaction makes restore refuse after --lock-timeout; `restore latest` never
+// picks the saved copy (a retried restore does what the first meant); a missing migrations folder does not turn a
+// finished restore into a failure.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { writeBackup } from '../src/engine/backup.js';
+import { makeProject, ROOT, type RunResult, type TempProject } from './helpers/project.js';
+
+function assertExit(result: RunResult, code: number, what: string): void {
+  assert.equal(result.code, code, `${what}: exit ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+}
+
+const BETTER_SQLITE3 = JSON.stringify(join(ROOT, 'node_modules', 'better-sqlite3'));
+
+/** A project at head with `users` accounts and one backup of that state; returns the database's path. */
+async function projectWithBackup(users: number): Promise<{ project: TempProject; path: string }> {
+  const project = makeProject();
+  assertExit(await project.migrate(['up']), 0, 'up');
+  const path = project.path('data', 'bot.db');
+  const db = new Database(path);
+  db.prepare(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${users}) INSERT INTO users (email, password_hash) SELECT 'old' || i || '@x', 'h' FROM n`).run();
+  db.close();
+  await writeBackup(path, '0001_password_reset_token_index');
+  return { project, path };
+}
+
+const emailsIn = (path: string): Set<string> => {
+  const db = new Database(path, { readonly: true });
+  try {
+    return new Set(db.prepare('SELECT email FROM users').pluck().all() as string[]);
+  } finally {
+    db.close();
+  }
+};
+
+describe('restore under a live app', () => {
+  it('loses no acknowledged write: each is in the restored database or in the copy saved before it', async () => {
+    const { project, path } = await projectWithBackup(2000);
+    try {
+      // The app: an account every 2 ms, each printed once SQLite acknowledged it; failures go to stderr.
+      const script = `
+        const db = new (require(${BETTER_SQLITE3}))(${JSON.stringify(path)}, { timeout: 5000 });
+        db.pragma('journal_mode = WAL');
+        let n = 0;
+        const timer = setInterval(() => {
+          n += 1;
+          try {
+            db.prepare("INSERT INTO users (email, password_hash) VALUES (?, 'h')").run('live' + n + '@x');
+            process.stdout.write('live' + n + '@x\\n');
+          } catch (error) {
+            process.stderr.write('live' + n + '@x ' + error.code + '\\n');
+          }
+        }, 2);
+        process.on('SIGTERM', () => { clearInterval(timer); db.close(); process.exit(0); });`;
+      const writer = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const closed = new Promise((resolve) => writer.on('close', resolve));
+      let acknowledged = '';
+      writer.stdout.on('data', (chunk) => (acknowledged += chunk));
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const restored = await project.migrate(['restore', 'latest', '--lock-timeout', '10']);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      writer.kill('SIGTERM');
+      await closed;
+      assertExit(restored, 0, 'restore latest');
+      const saved = /saved as (\S+)\.$/m.exec(restored.stdout)?.[1];
+      assert.ok(saved, restored.stdout);
+      const live = emailsIn(path);
+      const before = emailsIn(join(project.dir, 'data', 'backups', saved!));
+      const written = acknowledged.split('\n').filter(Boolean);
+      assert.ok(written.length > 50, `the app wrote during the test (${written.length})`);
+      const lost = written.filter((e) => !live.has(e) && !before.has(e));
+      assert.deepEqual(lost, [], `${lost.length} of ${written.length} acknowledged writes are in neither database`);
+      assert.ok(written.some((e) => live.has(e)), 'writes after the restore landed in the restored database');
+    } finally {
+      project.cleanup();
+    }
+  });
+
+  it('a write transaction held open elsewhere: waits --lock-timeout, then refuses naming it, and changes nothing', async () => {
+    const { project, path } = await projectWithBackup(10);
+    try {
+      const script = `
+        const db = new (require(${BETTER_SQLITE3}))(${JSON.stringify(path)});
+        db.exec('BEGIN IMMEDIATE');
+        db.prepare("INSERT INTO users (email, password_hash) VALUES ('pending@x', 'h')").run();
+        process.stdout.write('open\\n');
+        process.stdin.on('end', () => { db.exec('COMMIT'); db.close(); });
+        process.stdin.resume();`;
+      const writer = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const closed = new Promise((resolve) => writer.on('close', resolve));
+      await new Promise<void>((resolve) => writer.stdout.once('data', () => resolve()));
+      const started = performance.now();
+      const result = await project.migrate(['restore', 'latest', '--lock-timeout', '1']);
+      const waited = performance.now() - started;
+      writer.stdin.end();
+      await closed;
+      assertExit(result, 1, 'restore during a write transaction');
+      assert.match(result.stderr.trim(), /^error: (the database is locked by another connection writing to it; gave up after 1\.\d s|another connection holds a write transaction open on .*bot\.db; waited 1 s \(--lock-timeout\) and restored nothing)/);
+      assert.ok(waited >= 1000 && waited < 4500, `it waited --lock-timeout, not longer (${Math.round(waited)} ms)`);
+      assert.ok(emailsIn(path).has('pending@x'), 'the transaction it waited for committed afterwards, into the database as it was');
+    } finally {
+      project.cleanup();
+    }
+  });
+});
+
+describe('restore: retries and missing folders', () => {
+  it("'restore latest' passes over the copy saved before a restore: a retry restores what the first one meant", async () => {
+    const { project, path } = await projectWithBackup(5);
+    try {
+      const db = new Database(path);
+      db.prepare("INSERT INTO users (email, password_hash) VALUES ('after-backup@x', 'h')").run();
+      db.close();
+      const first = await project.migrate(['restore', 'latest']);
+      assertExit(first, 0, 'restore latest');
+      const chosen = /^Restored (\S+);/m.exec(first.stdout)![1];
+      const again = await project.migrate(['restore', 'latest']);
+      assertExit(again, 0, 'restore latest again');
+      assert.equal(/^Restored (\S+);/m.exec(again.stdout)![1], chosen, 'the same backup, not the saved copy');
+      assert.ok(!emailsIn(path).has('after-backup@x'));
+    } finally {
+      project.cleanup();
+    }
+  });
+
+  it('restores and exits 0 with a migrations folder that is not there (the revision is then unknown)', async () => {
+    const { project, path } = await projectWithBackup(5);
+    try {
+      const db = new Database(path);
+      db.prepare("INSERT INTO users (email, password_hash) VALUES ('after-backup@x', 'h')").run();
+      db.close();
+      const result = await project.migrate(['restore', 'latest', '--dir', 'no-such-folder']);
+      assertExit(result, 0, 'restore --dir <missing>');
+      assert.ok(!emailsIn(path).has('after-backup@x'), 'restored');
+    } finally {
+      project.cleanup();
+    }
+  });
+});
+
+describe('restore writes the backup into the live file, whatever it holds', () => {
+  it('FTS5 with triggers, an AUTOINCREMENT counter, a view, rowids, user_version, and another page size', async () => {
+    const project = makeProject({ withMigrations: false });
+    try {
+      const schema = `
+        CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, body TEXT);
+        CREATE VIRTUAL TABLE notes_fts USING fts5(title, body, content='notes', content_rowid='id');
+        CREATE TRIGGER notes_ai AFTER INSERT ON notes BEGIN INSERT INTO notes_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END;
+        CREATE TRIGGER notes_ad AFTER DELETE ON notes BEGIN INSERT INTO notes_fts(notes_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END;
+        CREATE TABLE tags (name TEXT, note_id INTEGER REFERENCES notes(id));
+        CREATE INDEX tags_note ON tags (note_id);
+        CREATE VIEW tagged AS SELECT n.title, t.name FROM notes n JOIN tags t ON t.note_id = n.id;`;
+      const backupPath = project.path('other-page-size.db');
+      const backup = new Database(backupPath);
+      backup.pragma('page_size = 8192');
+      backup.exec(schema);
+      backup.exec("INSERT INTO notes (title, body) VALUES ('alpha', 'first words'), ('beta', 'second words'), ('gamma', 'third'); DELETE FROM notes WHERE id = 3;");
+      backup.exec("INSERT INTO tags (rowid, name, note_id) VALUES (40, 'x', 1), (41, 'y', 2); PRAGMA user_version = 7;");
+      backup.close();
+      const livePath = project.path('live.db');
+      const live = new Database(livePath);
+      live.pragma('journal_mode = WAL');
+      live.exec(schema);
+      live.exec("INSERT INTO notes (title, body) VALUES ('other', 'live words'); INSERT INTO tags VALUES ('z', 1);");
+      live.close();
+
+      const result = await project.migrate(['restore', backupPath, '--url', 'file:./live.db']);
+      assertExit(result, 0, 'restore of a backup with another page size');
+      const db = new Database(livePath, { readonly: true });
+      try {
+        assert.deepEqual(db.prepare('SELECT id, title FROM notes ORDER BY id').all(), [{ id: 1, title: 'alpha' }, { id: 2, title: 'beta' }]);
+        assert.deepEqual(db.prepare("SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'words' ORDER BY rowid").pluck().all(), [1, 2], 'the full-text index came back');
+        assert.deepEqual(db.prepare('SELECT rowid, name FROM tags ORDER BY rowid').all(), [{ rowid: 40, name: 'x' }, { rowid: 41, name: 'y' }]);
+        assert.equal(db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'notes'").pluck().get(), 3, 'the counter did not go back to 2');
+        assert.deepEqual(db.prepare('SELECT title, name FROM tagged ORDER BY name').all(), [{ title: 'alpha', name: 'x' }, { title: 'beta', name: 'y' }]);
+        assert.equal(db.pragma('user_version', { simple: true }), 7);
+        assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+        assert.deepEqual(db.prepare("SELECT type, name FROM sqlite_schema WHERE name NOT LIKE 'notes_fts_%' AND name NOT LIKE 'sqlite_%' AND name <> '__migrate_lock' ORDER BY type, name").all(), [
+          { type: 'index', name: 'tags_note' },
+          { type: 'table', name: 'notes' },
+          { type: 'table', name: 'notes_fts' },
+          { type: 'table', name: 'tags' },
+          { type: 'trigger', name: 'notes_ad' },
+          { type: 'trigger', name: 'notes_ai' },
+          { type: 'view', name: 'tagged' },
+        ]);
+      } finally {
+        db.close();
+      }
+      // The triggers work on the restored tables: a new note is found by the full-text index.
+      const writer = new Database(livePath);
+      writer.exec("INSERT INTO notes (title, body) VALUES ('delta', 'more words')");
+      assert.deepEqual(writer.prepare("SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'more'").pluck().all(), [4]);
+      writer.close();
+    } finally {
+      project.cleanup();
+    }
+  });
+});
+
