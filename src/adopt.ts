@@ -11,7 +11,8 @@ import {
   planAdoption,
   parseColumnDrop,
   parseColumnRename,
-  readBackSql,
+  copyTallySql,
+  sourceTallySql,
   unconvertibleSql,
   valueSql,
   type AdoptionFlags,
@@ -335,7 +336,7 @@ async function inspectData(db: BetterSqliteDriver, plan: AdoptionPlan, target: T
         });
       }
     }
-    const effects = effectsOf(table, { ctx, rules: APP_COLUMN_RULES });
+    const effects = effectsOf(table, ctx, APP_COLUMN_RULES);
     const selects = [
       ...probes.map((p, i) => `min(CASE WHEN ${p.sql} THEN s.rowid END) AS p${i}`),
       ...effects.map((e, i) => `sum(CASE WHEN ${e.sql} THEN 1 ELSE 0 END) AS e${i}`),
@@ -433,23 +434,27 @@ async function carrySequence(db: BetterSqliteDriver, table: string, sourceTable:
 }
 
 /**
- * The copy checked before the commit: every row there, every value as converted (and convertible), every foreign
- * key satisfied. Returns the effects the read-back counted, as notes.
+ * The copy checked before the commit: every row there, every stored value read back (present wherever its source
+ * value is, of the storage class its conversion gives), every foreign key satisfied. Returns the effects counted,
+ * as notes.
  */
 async function checkCopy(db: BetterSqliteDriver, copied: readonly TablePlan[], now: number): Promise<string[]> {
   const notes: string[] = [];
   for (const table of copied) {
-    const [count] = await db.all<{ n: number }>(`SELECT count(*) AS n FROM ${q(table.table)}`);
-    if (count!.n !== table.rows) throw new CopyFailed(`${table.table} holds ${count!.n} rows after the copy, the source ${table.rows}`);
     const ctx: CopyContext = { now, sourceTable: MOVED_PREFIX + table.source! };
-    const effects = effectsOf(table, 'copy');
-    const readBack = readBackSql(table, ctx, APP_COLUMN_RULES, effects);
-    if (!readBack) continue;
-    const [found] = await db.all<Record<string, number | null>>(readBack);
-    const wrong = found?.wrong ?? 0;
-    if (wrong > 0) throw new CopyFailed(`${wrong} row(s) of ${table.table} do not read back as converted (a value that does not convert, a trigger, or a column's affinity)`);
+    const effects = effectsOf(table, ctx, APP_COLUMN_RULES);
+    const [expected] = await db.all<Record<string, number | null>>(sourceTallySql(table, ctx, APP_COLUMN_RULES, effects)!);
+    const [stored] = await db.all<Record<string, number | null>>(copyTallySql(table));
+    if (stored!.rows !== expected!.rows) throw new CopyFailed(`${table.table} holds ${stored!.rows} rows after the copy, the source ${expected!.rows}`);
+    for (const [i, column] of table.columns.entries()) {
+      if (!(`n${i}` in stored!)) continue;
+      const lost = (expected![`n${i}`] ?? 0) - (stored![`n${i}`] ?? 0);
+      if (lost !== 0) throw new CopyFailed(`${lost} value(s) of ${table.table}.${column.target} did not convert`);
+      if ((stored![`k${i}`] ?? 0) > 0) throw new CopyFailed(`${stored![`k${i}`]} value(s) of ${table.table}.${column.target} are stored as another type than the conversion gives (an affinity or a trigger changed them)`);
+      if ((expected![`bad${i}`] ?? 0) > 0) throw new CopyFailed(`${expected![`bad${i}`]} value(s) of ${table.table}.${column.source} are not dates`);
+    }
     effects.forEach((effect, i) => {
-      const n = found?.[`e${i}`] ?? 0;
+      const n = expected![`e${i}`] ?? 0;
       if (n > 0) notes.push(effect.note(n));
     });
   }

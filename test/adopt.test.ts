@@ -103,6 +103,13 @@ describe('adopt: refusals are one line and leave the file byte-for-byte as it wa
     await refused('dates.db', LEGACY_FLAGS, /cannot adopt: users row 2 \(rowid\): created_at holds "yesterday", which is not a date and time \(YYYY-MM-DD HH:MM:SS\[\.ffffff\], T or space, a zone or none\) for users\.created_at; fix or clear the value/);
   });
 
+  it('a value that is no date in a nullable column (it would become NULL unnoticed): found by the check of the copy, named', async () => {
+    legacyDb(project, 'nullable-dates.db', [ann, "(2, 'bo@example.com', 'x', 1, '2024-03-01 12:00:00', '2024-03-01 13:00:01', '02/03/2024', NULL, NULL)"]);
+    await refused('nullable-dates.db', LEGACY_FLAGS, /cannot adopt: users row 2 \(rowid\): email_verified_at holds "02\/03\/2024", which is not a date and time .* for users\.email_verified_at; fix or clear the value/);
+    legacyDb(project, 'expiry.db', [ann, "(2, 'bo@example.com', 'x', 1, '2024-03-01 12:00:00', '2024-03-01 13:00:01', NULL, 'tok', 'tomorrow')"]);
+    await refused('expiry.db', LEGACY_FLAGS, /cannot adopt: users row 2 \(rowid\): password_reset_expires holds "tomorrow", which is not a date and time/);
+  });
+
   it('two accounts whose emails are one once normalised (composed and decomposed accent, case): names both rows', async () => {
     const composed = 'jos\u00e9@example.com';
     const decomposed = 'Jose\u0301@Example.com';

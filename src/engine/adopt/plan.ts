@@ -320,8 +320,9 @@ export function valueSql(mapping: ColumnMapping, plan: TablePlan, ctx: CopyConte
     case 'datetime-seconds':
       return seconds(x);
     case 'email':
-      // ASCII needs no Unicode normalisation: SQLite's trim and lower do it without a call into JavaScript.
-      return `(CASE WHEN typeof(${x}) <> 'text' THEN NULL WHEN ${x} GLOB '*[^ -~]*' THEN adopt_email(${x}) ELSE lower(trim(${x})) END)`;
+      // ASCII (as many bytes as characters) needs no Unicode normalisation: SQLite's trim (of the whitespace
+      // JavaScript's trim removes in ASCII) and lower do it without a call into JavaScript.
+      return `(CASE WHEN typeof(${x}) <> 'text' THEN NULL WHEN octet_length(${x}) <> length(${x}) THEN adopt_email(${x}) ELSE lower(trim(${x}, ' ' || char(9, 10, 11, 12, 13))) END)`;
     case 'reset-token':
     case 'reset-expires': {
       const { token, expires } = resetPair(mapping, plan, rules);
@@ -390,22 +391,19 @@ export function copySql(plan: TablePlan, ctx: CopyContext, rules: readonly AppCo
   return `INSERT INTO ${q(plan.table)} (${targets.join(', ')}) SELECT ${values.join(', ')} FROM ${q(ctx.sourceTable)} AS s`;
 }
 
-/** Something a conversion changes, counted for the report: a predicate on the source row `s` and its copy `t`. */
+/** Something a conversion changes, counted for the report: a predicate on the source row `s`. */
 export interface Effect {
   sql: string;
   note: (count: number) => string;
 }
 
-/**
- * What the conversions of a table change that the operator should hear about: read from the copy `t` once it is
- * made, or computed from the source alone (a dry run). Pure.
- */
-export function effectsOf(plan: TablePlan, from: 'copy' | { ctx: CopyContext; rules: readonly AppColumnRule[] }): Effect[] {
+/** What the conversions of a table change that the operator should hear about, as predicates on the source. Pure. */
+export function effectsOf(plan: TablePlan, ctx: CopyContext, rules: readonly AppColumnRule[]): Effect[] {
   const effects: Effect[] = [];
   for (const mapping of plan.columns) {
     if (mapping.source === null || mapping.conversion === null) continue;
     const x = col(mapping.source);
-    const stored = from === 'copy' ? `t.${q(mapping.target)}` : valueSql(mapping, plan, from.ctx, from.rules);
+    const stored = valueSql(mapping, plan, ctx, rules);
     if (mapping.conversion === 'email') {
       effects.push({ sql: `${x} IS NOT ${stored}`, note: (n) => `${n} email(s) of ${plan.table}.${mapping.target} stored in the query layer's form (NFC, trimmed, lower-cased)` });
     } else if (mapping.conversion === 'reset-token') {
@@ -421,41 +419,60 @@ export function effectsOf(plan: TablePlan, from: 'copy' | { ctx: CopyContext; ru
   return effects;
 }
 
+/** The storage class every stored value of a conversion has (or NULL); null: whatever the source's is. */
+function storedClass(conversion: Conversion): 'integer' | 'real' | 'text' | null {
+  switch (conversion) {
+    case 'copy':
+      return null;
+    case 'integer':
+    case 'boolean':
+    case 'datetime-seconds':
+    case 'reset-expires':
+      return 'integer';
+    case 'real':
+      return 'real';
+    case 'text':
+    case 'email':
+    case 'reset-token':
+      return 'text';
+  }
+}
+
 /**
- * The read-back of one table after its copy, in one pass over the source, each source row looking its copy up by
- * rowid: how many rows have no copy, or a copy whose value does not read back. A value that did not convert is
- * NULL in the copy where the source holds one (a cleared expired reset token excepted); a date is read back the
- * other way, the stored seconds as a UTC date and time against the source's; any other conversion is computed
- * again and compared. A column copied as it is (the same affinity on both sides) is stored as SQLite stores it in
- * the source, so the row count and the integrity check cover it. Also counts each effect (columns `e0`, `e1`, …).
- * Null for a WITHOUT ROWID target, which has no rowid to find rows by. Pure.
+ * The check of a copy, as two tallies that must agree: one pass over the source (`sourceTallySql`) and one over the
+ * copy (`copyTallySql`), both giving `rows` and, for each converted column i, `n<i>`: how many values it holds. In
+ * the source that is how many values it must have once converted (every value it holds; for a reset token and its
+ * expiry, the pending ones), in the copy how many it has: a value that did not convert (it became NULL) makes them
+ * differ. The copy's tally also counts, in `k<i>`, stored values of another storage class than the conversion gives
+ * (an affinity or a trigger that changed them), which must be 0; the source's counts in `bad<i>` expiries that do not
+ * read as dates (their token would be cleared as if expired), which must be 0, and each effect in `e<i>`. Reading
+ * every stored value back this way costs two scans, where a row-by-row comparison costs a join and every
+ * conversion again (the dry run does that, to name rows). Pure.
  */
-export function readBackSql(plan: TablePlan, ctx: CopyContext, rules: readonly AppColumnRule[], effects: readonly Effect[] = []): string | null {
-  const mapped = plan.columns.filter((c) => c.source !== null);
-  if (plan.source === null || mapped.length === 0 || plan.match.kind === 'none') return null;
-  const { match } = plan;
-  const key = match.kind === 'column' ? valueSql(plan.columns.find((c) => c.target === match.column)!, plan, ctx, rules) : 's.rowid';
-  const checks = mapped.flatMap((c) => {
-    const x = col(c.source!);
-    const stored = `t.${q(c.target)}`;
-    switch (c.conversion) {
-      case null:
-      case 'copy':
-        return [];
-      case 'datetime-seconds':
-        return [`NOT (${x} IS NOT NULL AND ${stored} IS NULL)`, `(typeof(${x}) <> 'text' OR datetime(${stored}, 'unixepoch') IS coalesce(datetime(${x}), datetime(trim(${x}))))`];
-      case 'reset-expires':
-        return [`NOT ${unconvertibleSql(c, plan, ctx, rules)!}`, `${stored} IS ${valueSql(c, plan, ctx, rules)}`];
-      case 'reset-token':
-        return [`${stored} IS ${valueSql(c, plan, ctx, rules)}`];
-      default:
-        return [`NOT (${x} IS NOT NULL AND ${stored} IS NULL)`, `${stored} IS ${valueSql(c, plan, ctx, rules)}`];
+export function sourceTallySql(plan: TablePlan, ctx: CopyContext, rules: readonly AppColumnRule[], effects: readonly Effect[]): string | null {
+  if (plan.source === null) return null;
+  const parts = ['count(*) AS rows'];
+  plan.columns.forEach((c, i) => {
+    if (c.source === null || c.conversion === null || c.conversion === 'copy') return;
+    const x = col(c.source);
+    if (c.conversion === 'reset-token' || c.conversion === 'reset-expires') {
+      parts.push(`sum(${valueSql(c, plan, ctx, rules)} IS NOT NULL) AS n${i}`);
+      if (c.conversion === 'reset-expires') parts.push(`sum(CASE WHEN ${x} IS NOT NULL THEN ${seconds(x)} IS NULL ELSE 0 END) AS bad${i}`);
+    } else {
+      parts.push(`count(${x}) AS n${i}`);
     }
   });
-  const sums = [
-    `sum(CASE WHEN t.rowid IS NULL${checks.length > 0 ? ` OR NOT (${checks.join(' AND ')})` : ''} THEN 1 ELSE 0 END) AS wrong`,
-    ...effects.map((e, i) => `sum(CASE WHEN ${e.sql} THEN 1 ELSE 0 END) AS e${i}`),
-  ];
-  // Source first: each source row looks its target row up by rowid; a missing one counts (t.rowid IS NULL).
-  return `SELECT ${sums.join(', ')} FROM ${q(ctx.sourceTable)} AS s LEFT JOIN ${q(plan.table)} AS t ON t.rowid = ${key}`;
+  effects.forEach((e, i) => parts.push(`sum(CASE WHEN ${e.sql} THEN 1 ELSE 0 END) AS e${i}`));
+  return `SELECT ${parts.join(', ')} FROM ${q(ctx.sourceTable)} AS s`;
+}
+
+/** The copy's side of the check (see `sourceTallySql`). Pure. */
+export function copyTallySql(plan: TablePlan): string {
+  const parts = ['count(*) AS rows'];
+  plan.columns.forEach((c, i) => {
+    if (c.source === null || c.conversion === null || c.conversion === 'copy') return;
+    const t = `t.${q(c.target)}`;
+    parts.push(`count(${t}) AS n${i}`, `sum(typeof(${t}) NOT IN ('null', '${storedClass(c.conversion)}')) AS k${i}`);
+  });
+  return `SELECT ${parts.join(', ')} FROM ${q(plan.table)} AS t`;
 }
