@@ -435,14 +435,14 @@ async function carrySequence(db: BetterSqliteDriver, table: string, sourceTable:
 
 /**
  * The copy checked before the commit: every row there, every stored value read back (present wherever its source
- * value is, of the storage class its conversion gives), every foreign key satisfied. Returns the effects counted,
+ * value is), every foreign key satisfied. Returns the effects counted,
  * as notes.
  */
 async function checkCopy(db: BetterSqliteDriver, copied: readonly TablePlan[], now: number): Promise<string[]> {
   const notes: string[] = [];
   for (const table of copied) {
     const ctx: CopyContext = { now, sourceTable: MOVED_PREFIX + table.source! };
-    const effects = effectsOf(table, ctx, APP_COLUMN_RULES);
+    const effects = effectsOf(table, ctx, APP_COLUMN_RULES).filter((e) => e.cheap);
     const [expected] = await db.all<Record<string, number | null>>(sourceTallySql(table, ctx, APP_COLUMN_RULES, effects)!);
     const [stored] = await db.all<Record<string, number | null>>(copyTallySql(table));
     if (stored!.rows !== expected!.rows) throw new CopyFailed(`${table.table} holds ${stored!.rows} rows after the copy, the source ${expected!.rows}`);
@@ -450,7 +450,6 @@ async function checkCopy(db: BetterSqliteDriver, copied: readonly TablePlan[], n
       if (!(`n${i}` in stored!)) continue;
       const lost = (expected![`n${i}`] ?? 0) - (stored![`n${i}`] ?? 0);
       if (lost !== 0) throw new CopyFailed(`${lost} value(s) of ${table.table}.${column.target} did not convert`);
-      if ((stored![`k${i}`] ?? 0) > 0) throw new CopyFailed(`${stored![`k${i}`]} value(s) of ${table.table}.${column.target} are stored as another type than the conversion gives (an affinity or a trigger changed them)`);
       if ((expected![`bad${i}`] ?? 0) > 0) throw new CopyFailed(`${expected![`bad${i}`]} value(s) of ${table.table}.${column.source} are not dates`);
     }
     effects.forEach((effect, i) => {

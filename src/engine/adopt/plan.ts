@@ -395,6 +395,11 @@ export function copySql(plan: TablePlan, ctx: CopyContext, rules: readonly AppCo
 export interface Effect {
   sql: string;
   note: (count: number) => string;
+  /**
+   * Counted by a real run too (a cheap predicate). The others (every email converted again, every date's text
+   * searched for a fraction) cost a real run a second pass of conversions: only the dry run counts them.
+   */
+  cheap: boolean;
 }
 
 /** What the conversions of a table change that the operator should hear about, as predicates on the source. Pure. */
@@ -405,37 +410,19 @@ export function effectsOf(plan: TablePlan, ctx: CopyContext, rules: readonly App
     const x = col(mapping.source);
     const stored = valueSql(mapping, plan, ctx, rules);
     if (mapping.conversion === 'email') {
-      effects.push({ sql: `${x} IS NOT ${stored}`, note: (n) => `${n} email(s) of ${plan.table}.${mapping.target} stored in the query layer's form (NFC, trimmed, lower-cased)` });
+      effects.push({ sql: `${x} IS NOT ${stored}`, note: (n) => `${n} email(s) of ${plan.table}.${mapping.target} stored in the query layer's form (NFC, trimmed, lower-cased)`, cheap: false });
     } else if (mapping.conversion === 'reset-token') {
-      effects.push({ sql: `${stored} IS NOT NULL`, note: (n) => `${n} pending reset token(s) of ${plan.table} carried over as the layer stores them (SHA-256): the links already mailed still work until they expire` });
-      effects.push({ sql: `${x} IS NOT NULL AND ${stored} IS NULL`, note: (n) => `${n} expired reset token(s) of ${plan.table} cleared, with their expiry` });
+      effects.push({ sql: `${stored} IS NOT NULL`, note: (n) => `${n} pending reset token(s) of ${plan.table} carried over as the layer stores them (SHA-256): the links already mailed still work until they expire`, cheap: true });
+      effects.push({ sql: `${x} IS NOT NULL AND ${stored} IS NULL`, note: (n) => `${n} expired reset token(s) of ${plan.table} cleared, with their expiry`, cheap: true });
     } else if (mapping.conversion === 'datetime-seconds') {
       effects.push({
         sql: `typeof(${x}) = 'text' AND ${x} GLOB '*:[0-9][0-9].*[1-9]*'`,
         note: (n) => `${n} value(s) of ${plan.table}.${mapping.target} had fractions of a second, dropped (the column holds seconds)`,
+        cheap: false,
       });
     }
   }
   return effects;
-}
-
-/** The storage class every stored value of a conversion has (or NULL); null: whatever the source's is. */
-function storedClass(conversion: Conversion): 'integer' | 'real' | 'text' | null {
-  switch (conversion) {
-    case 'copy':
-      return null;
-    case 'integer':
-    case 'boolean':
-    case 'datetime-seconds':
-    case 'reset-expires':
-      return 'integer';
-    case 'real':
-      return 'real';
-    case 'text':
-    case 'email':
-    case 'reset-token':
-      return 'text';
-  }
 }
 
 /**
@@ -443,11 +430,11 @@ function storedClass(conversion: Conversion): 'integer' | 'real' | 'text' | null
  * copy (`copyTallySql`), both giving `rows` and, for each converted column i, `n<i>`: how many values it holds. In
  * the source that is how many values it must have once converted (every value it holds; for a reset token and its
  * expiry, the pending ones), in the copy how many it has: a value that did not convert (it became NULL) makes them
- * differ. The copy's tally also counts, in `k<i>`, stored values of another storage class than the conversion gives
- * (an affinity or a trigger that changed them), which must be 0; the source's counts in `bad<i>` expiries that do not
- * read as dates (their token would be cleared as if expired), which must be 0, and each effect in `e<i>`. Reading
- * every stored value back this way costs two scans, where a row-by-row comparison costs a join and every
- * conversion again (the dry run does that, to name rows). Pure.
+ * differ. The source's tally also counts in `bad<i>` expiries that do not read as dates (their token would be
+ * cleared as if expired), which must be 0, and each effect in `e<i>`. What a stored value is otherwise follows from
+ * the copy's SQL: each conversion yields one storage class, the one its target column's affinity keeps, and no
+ * trigger exists while the rows go in. Reading every stored value back this way costs two scans, where a
+ * row-by-row comparison costs a join and every conversion again (the dry run looks row by row, to name rows). Pure.
  */
 export function sourceTallySql(plan: TablePlan, ctx: CopyContext, rules: readonly AppColumnRule[], effects: readonly Effect[]): string | null {
   if (plan.source === null) return null;
@@ -472,7 +459,7 @@ export function copyTallySql(plan: TablePlan): string {
   plan.columns.forEach((c, i) => {
     if (c.source === null || c.conversion === null || c.conversion === 'copy') return;
     const t = `t.${q(c.target)}`;
-    parts.push(`count(${t}) AS n${i}`, `sum(typeof(${t}) NOT IN ('null', '${storedClass(c.conversion)}')) AS k${i}`);
+    parts.push(`count(${t}) AS n${i}`);
   });
   return `SELECT ${parts.join(', ')} FROM ${q(plan.table)} AS t`;
 }
