@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { LOCK_TABLE, MIGRATIONS_FOLDER, MIGRATIONS_TABLE, SCHEMA_PATH, databaseUrlFromEnv } from './config.js';
 import type { Driver } from './db/driver.js';
 import { openDatabase } from './db/open.js';
@@ -9,7 +9,7 @@ import { compareSchemas } from './engine/diff/compare.js';
 import { introspect } from './engine/diff/introspect.js';
 import { schemaAt } from './engine/diff/scratch.js';
 import { MigrateError } from './engine/errors.js';
-import { assertSqliteFile, backupsFolder, copyDatabase, findBackup, listBackups, SAVED_BEFORE_RESTORE, writeBackup, type BackupInfo } from './engine/backup.js';
+import { assertSqliteFile, backupsFolder, copyDatabase, findBackup, listBackups, otherDatabaseOf, SAVED_BEFORE_RESTORE, writeBackup, type BackupInfo } from './engine/backup.js';
 import { replaceContents, RESTORED } from './engine/restore.js';
 import { acquireLock, describeHolder, forceUnlock } from './engine/lock.js';
 import { parseDatabaseUrl, redactUrl } from './db/url.js';
@@ -403,10 +403,18 @@ export interface RestoreResult {
  * refuses while another connection is writing, checks the backup is a sound SQLite file, and first
  * backs up the database as it is (so a restore can be undone).
  */
-export async function restore(options: RunnerOptions & ProtectionOptions & { from: string }): Promise<RestoreResult> {
+export async function restore(options: RunnerOptions & ProtectionOptions & { from: string; backupOf?: string }): Promise<RestoreResult> {
   const ctx = context(options);
   const path = fileLocation(ctx, 'restore');
   const chosen = findBackup(path, options.from);
+  // A backup named as another database's is that database's data: put here only when the operator says so.
+  const other = otherDatabaseOf(path, chosen.path);
+  if (other && (options.backupOf === undefined || resolve(options.backupOf) !== other)) {
+    throw new MigrateError(
+      'BACKUP',
+      `${chosen.file} is a backup of ${basename(other)}, not of ${basename(path)}: restore it with --url pointing at ${basename(other)}, or pass --from ${other} to put its data here anyway; nothing was changed`,
+    );
+  }
   assertSqliteFile(chosen.path);
   const revisionOf = (db: Driver) =>
     Promise.resolve()

@@ -38,7 +38,7 @@ describe('backups and restore', () => {
 
     const failed = await project.migrate(['up'], env);
     assert.equal(failed.code, 1);
-    assert.match(failed.stdout, /^Backed up to backups\/app\.\d{8}T\d{9}Z\.0000_items\.db/m);
+    assert.match(failed.stdout, /^Backed up to backups\/app\.db\.\d{8}T\d{9}Z\.0000_items\.db/m);
     // The failing unique index says which values are duplicated.
     assert.match(failed.stderr, /0002_unique_sku\.sql: statement 1 of 1 failed: UNIQUE constraint failed: items\.sku .*10 value\(s\) of items\(sku\) are duplicated, e\.g\. "sku-/);
     db = project.open('app.db');
@@ -52,7 +52,7 @@ describe('backups and restore', () => {
 
     const restored = await project.migrate(['restore', 'latest'], env);
     assert.equal(restored.code, 0, restored.stderr);
-    assert.match(restored.stdout, /^Restored app\.\d{8}T\d{9}Z\.0000_items\.db; the database is now at 0000_items\. The database as it was before is saved as app\.\d+T\d+Z\.0001_add_note\.saved-before-restore\.db\.$/m);
+    assert.match(restored.stdout, /^Restored app\.db\.\d{8}T\d{9}Z\.0000_items\.db; the database is now at 0000_items\. The database as it was before is saved as app\.db\.\d+T\d+Z\.0001_add_note\.saved-before-restore\.db\.$/m);
     db = project.open('app.db');
     assert.deepEqual(everyRow(db), rowsBefore);
     assert.equal(schemaDump(db), schemaBefore);

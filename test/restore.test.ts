@@ -4,6 +4,7 @@
 // finished restore into a failure.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -196,6 +197,48 @@ describe('restore writes the backup into the live file, whatever it holds', () =
       writer.exec("INSERT INTO notes (title, body) VALUES ('delta', 'more words')");
       assert.deepEqual(writer.prepare("SELECT rowid FROM notes_fts WHERE notes_fts MATCH 'more'").pluck().all(), [4]);
       writer.close();
+    } finally {
+      project.cleanup();
+    }
+  });
+});
+
+describe('backups belong to one database', () => {
+  it('bot.db and bot.sqlite in one folder: each restores its own data, rotation of one keeps the other\'s, and one\'s backup refuses to go into the other', async () => {
+    const project = makeProject();
+    try {
+      const paths = { db: project.path('data', 'bot.db'), sqlite: project.path('data', 'bot.sqlite') };
+      for (const [kind, path] of Object.entries(paths)) {
+        assertExit(await project.migrate(['up', '--url', `file:${path}`]), 0, `up ${kind}`);
+        const db = new Database(path);
+        db.prepare("INSERT INTO users (email, password_hash) VALUES (?, 'h')").run(`${kind}@x`);
+        db.close();
+      }
+      await writeBackup(paths.db, '0001_password_reset_token_index');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const newest = await writeBackup(paths.sqlite, '0001_password_reset_token_index');
+      // bot.db changes after its backup; restoring its latest backup must bring back bot.db's own row, not bot.sqlite's.
+      const db = new Database(paths.db);
+      db.prepare("UPDATE users SET email = 'changed@x'").run();
+      db.close();
+      const restored = await project.migrate(['restore', 'latest', '--url', `file:${paths.db}`]);
+      assertExit(restored, 0, 'restore latest into bot.db');
+      assert.deepEqual([...emailsIn(paths.db)], ['db@x'], "bot.db's own backup came back");
+
+      // Rotation of bot.db's backups never touches bot.sqlite's.
+      for (let i = 0; i < 3; i++) await writeBackup(paths.db, '0001_password_reset_token_index', 1);
+      assert.equal(readdirSync(project.path('data', 'backups')).filter((f) => f.startsWith('bot.db.')).length, 1, 'bot.db keeps 1');
+      assert.ok(readdirSync(project.path('data', 'backups')).includes(newest.file), "bot.sqlite's backup is still there");
+
+      // bot.sqlite's backup into bot.db: refused, then allowed with --from.
+      const before = [...emailsIn(paths.db)];
+      const refused = await project.migrate(['restore', newest.path, '--url', `file:${paths.db}`]);
+      assertExit(refused, 1, "restore of bot.sqlite's backup into bot.db");
+      assert.match(refused.stderr.trim(), /^error: bot\.sqlite\.\d{8}T\d{9}Z\.0001_password_reset_token_index\.db is a backup of bot\.sqlite, not of bot\.db: .*pass --from .*bot\.sqlite to put its data here anyway; nothing was changed$/);
+      assert.deepEqual([...emailsIn(paths.db)], before);
+      const forced = await project.migrate(['restore', newest.path, '--url', `file:${paths.db}`, '--from', paths.sqlite]);
+      assertExit(forced, 0, 'restore --from bot.sqlite');
+      assert.deepEqual([...emailsIn(paths.db)], ['sqlite@x']);
     } finally {
       project.cleanup();
     }

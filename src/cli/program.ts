@@ -170,9 +170,10 @@ function buildProgram(io: Io): Command {
     .command('restore')
     .description('put a backup back in place of the database (refuses while another connection writes; saves the current database first)')
     .argument('<backup>', "a file name from 'backups', a path, or latest")
+    .option('--from <database>', "the database a backup named as another database's was taken of: restore it here anyway")
     .action(async (from: string, _opts: unknown, command: Command) => {
       const { options, where } = globals(command);
-      const result = await runner.restore({ ...where, from });
+      const result = await runner.restore({ ...where, from, backupOf: (options as { from?: string }).from });
       print(options.json, result, render.renderRestore(result));
     });
 

@@ -16,6 +16,11 @@ export interface BackupInfo {
   /** The revision the database was at when it was taken. */
   revision: string;
   bytes: number;
+  /**
+   * Named by the database's stem only (`bot.<time>.<rev>.db`), as backups were before they were keyed by the full
+   * file name: another database of the same stem in the folder (`bot.sqlite`) may have written it.
+   */
+  legacy: boolean;
 }
 
 /** Backups live in a `backups` folder next to the database. */
@@ -28,16 +33,21 @@ function stem(databasePath: string): string {
   return extname(name) ? name.slice(0, -extname(name).length) : name;
 }
 
-/** `bot.20261125T120000123Z.0003_add_phone.db`: sorts by time, says the revision. */
+/**
+ * `bot.db.20261125T120000123Z.0003_add_phone.db`: the database's full file name (so `bot.db` and `bot.sqlite` in
+ * one folder never share or prune each other's backups), then the time (it sorts by it), then the revision.
+ */
 function backupName(databasePath: string, takenAt: Date, revision: string): string {
   const stamp = takenAt.toISOString().replace(/[-:.]/g, '');
-  return `${stem(databasePath)}.${stamp}.${revision}.db`;
+  return `${basename(databasePath)}.${stamp}.${revision}.db`;
 }
 
 const STAMP = /^(\d{8}T\d{9}Z)$/;
+/** Any database's backup name: its file name, the time, the revision. */
+const ANY_BACKUP = /^(.+)\.(\d{8}T\d{9}Z)\.(.+)\.db$/;
 
-function parseBackupName(databasePath: string, file: string): { takenAt: string; revision: string } | null {
-  const prefix = `${stem(databasePath)}.`;
+/** The time and revision in a backup's name after `prefix`, or null when the name is not one. */
+function parseAfter(prefix: string, file: string): { takenAt: string; revision: string } | null {
   if (!file.startsWith(prefix) || !file.endsWith('.db')) return null;
   const rest = file.slice(prefix.length, -'.db'.length);
   const dot = rest.indexOf('.');
@@ -47,15 +57,34 @@ function parseBackupName(databasePath: string, file: string): { takenAt: string;
   return { takenAt, revision: rest.slice(dot + 1) };
 }
 
-/** This database's backups, newest first. */
+function parseBackupName(databasePath: string, file: string): { takenAt: string; revision: string; legacy: boolean } | null {
+  const keyed = parseAfter(`${basename(databasePath)}.`, file);
+  if (keyed) return { ...keyed, legacy: false };
+  if (stem(databasePath) === basename(databasePath)) return null;
+  const legacy = parseAfter(`${stem(databasePath)}.`, file);
+  return legacy ? { ...legacy, legacy: true } : null;
+}
+
+/**
+ * The database file whose backup `file` is, by its name, when it is another database's than `databasePath`'s (a
+ * path beside `databasePath`); null when it is this database's, or not named as a backup at all.
+ */
+export function otherDatabaseOf(databasePath: string, file: string): string | null {
+  const name = basename(file);
+  if (parseBackupName(databasePath, name)) return null;
+  const match = ANY_BACKUP.exec(name);
+  return match ? join(dirname(resolve(databasePath)), match[1]!) : null;
+}
+
+/** This database's backups, newest first (by the time in their names). */
 export function listBackups(databasePath: string): BackupInfo[] {
   const folder = backupsFolder(databasePath);
   if (!existsSync(folder)) return [];
   return readdirSync(folder)
     .map((file) => ({ file, parsed: parseBackupName(databasePath, file) }))
-    .filter((entry): entry is { file: string; parsed: { takenAt: string; revision: string } } => entry.parsed !== null)
+    .filter((entry): entry is { file: string; parsed: { takenAt: string; revision: string; legacy: boolean } } => entry.parsed !== null)
     .map(({ file, parsed }) => ({ file, path: join(folder, file), ...parsed, bytes: statSync(join(folder, file)).size }))
-    .sort((a, b) => b.file.localeCompare(a.file));
+    .sort((a, b) => b.takenAt.localeCompare(a.takenAt) || b.file.localeCompare(a.file));
 }
 
 /**
@@ -88,7 +117,8 @@ export async function writeBackup(databasePath: string, revision: string, keep =
     if (existsSync(folder) && statSync(folder).isDirectory()) rmSync(partial, { force: true });
     throw new MigrateError('BACKUP', `could not back up ${databasePath} to ${path}: ${(error as Error).message}; nothing was changed (use --no-backup to go on without one)`, { cause: error });
   }
-  for (const old of listBackups(databasePath).slice(Math.max(keep, 1))) rmSync(old.path, { force: true });
+  // Only backups named by this database's full file name count and go: a stem-named one may be another's.
+  for (const old of listBackups(databasePath).filter((b) => !b.legacy).slice(Math.max(keep, 1))) rmSync(old.path, { force: true });
   const info = listBackups(databasePath).find((b) => b.file === file);
   return info ?? { file, path, ...parseBackupName(databasePath, file)!, bytes: statSync(path).size };
 }
@@ -104,7 +134,9 @@ export const SAVED_BEFORE_RESTORE = '.saved-before-restore';
 export function findBackup(databasePath: string, name: string): BackupInfo {
   const backups = listBackups(databasePath);
   if (name === 'latest') {
-    const latest = backups.find((b) => !b.revision.endsWith(SAVED_BEFORE_RESTORE));
+    // A stem-named backup is this database's only when no other database of that stem is beside it.
+    const ambiguous = backups.some((b) => b.legacy) && siblingsOfStem(databasePath).length > 0;
+    const latest = backups.find((b) => !b.revision.endsWith(SAVED_BEFORE_RESTORE) && !(b.legacy && ambiguous));
     if (!latest) throw new MigrateError('BACKUP', `no backups of ${databasePath} in ${backupsFolder(databasePath)}`);
     return latest;
   }
@@ -112,10 +144,17 @@ export function findBackup(databasePath: string, name: string): BackupInfo {
   if (byName) return byName;
   const path = isAbsolute(name) ? name : resolve(name);
   if (existsSync(path) && statSync(path).isFile()) {
-    return { file: basename(path), path, takenAt: statSync(path).mtime.toISOString(), revision: '?', bytes: statSync(path).size };
+    return { file: basename(path), path, takenAt: statSync(path).mtime.toISOString(), revision: '?', bytes: statSync(path).size, legacy: false };
   }
   const known = backups.slice(0, 5).map((b) => b.file).join(', ');
   throw new MigrateError('BACKUP', `no backup '${name}' (${known ? `newest: ${known}` : 'there are no backups'}; 'backups' lists them)`);
+}
+
+/** Other files beside the database with its stem and another extension (`bot.sqlite` beside `bot.db`). */
+function siblingsOfStem(databasePath: string): string[] {
+  const folder = dirname(resolve(databasePath));
+  const own = basename(databasePath);
+  return readdirSync(folder).filter((name) => name !== own && extname(name) !== '' && stem(name) === stem(databasePath) && statSync(join(folder, name)).isFile() && !/-(wal|shm|journal)$/.test(name));
 }
 
 /** Checks that a file is a whole SQLite database before it replaces a live one. */
