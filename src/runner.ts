@@ -152,6 +152,9 @@ async function backupBeforeChange(ctx: Context, db: Driver, revision: string, op
   if (objects === 0) return null; // a new, empty database has nothing to lose
   const started = performance.now();
   const info = await writeBackup(location.path, revision, options.keepBackups);
+  for (const partial of info.removedPartials ?? []) {
+    onEvent({ type: 'note', message: `Removed ${partial.file} (${(partial.bytes / 1e6).toFixed(1)} MB): a backup a killed run left half-written` });
+  }
   onEvent({ type: 'backup', path: info.path, ms: performance.now() - started });
   return info;
 }

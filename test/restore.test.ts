@@ -4,7 +4,7 @@
 // finished restore into a failure.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -239,6 +239,35 @@ describe('backups belong to one database', () => {
       const forced = await project.migrate(['restore', newest.path, '--url', `file:${paths.db}`, '--from', paths.sqlite]);
       assertExit(forced, 0, 'restore --from bot.sqlite');
       assert.deepEqual([...emailsIn(paths.db)], ['sqlite@x']);
+    } finally {
+      project.cleanup();
+    }
+  });
+});
+
+describe('half-written backups', () => {
+  it('a .partial left by a killed run is removed by the next backup and reported; one still being written is kept', async () => {
+    const project = makeProject();
+    try {
+      assertExit(await project.migrate(['up', '0000']), 0, 'up 0000');
+      const db = new Database(project.path('data', 'bot.db'));
+      db.prepare("INSERT INTO users (email, password_hash) VALUES ('a@x', 'h')").run();
+      db.close();
+      const folder = project.path('data', 'backups');
+      mkdirSync(folder, { recursive: true });
+      const stale = join(folder, 'bot.db.20260101T000000000Z.0000_initial_migration.db.partial');
+      const live = join(folder, 'bot.db.20260101T000001000Z.0000_initial_migration.db.partial');
+      const others = join(folder, 'bot.sqlite.20260101T000000000Z.0000_initial_migration.db.partial');
+      for (const file of [stale, live, others]) writeFileSync(file, Buffer.alloc(3_000_000));
+      const old = new Date(Date.now() - 10 * 60_000);
+      utimesSync(stale, old, old);
+      utimesSync(others, old, old);
+      const result = await project.migrate(['up']);
+      assertExit(result, 0, 'up');
+      assert.match(`${result.stdout}${result.stderr}`, /Removed bot\.db\.20260101T000000000Z\.0000_initial_migration\.db\.partial \(3\.0 MB\): a backup a killed run left half-written/);
+      assert.ok(!existsSync(stale), 'the stale partial is gone');
+      assert.ok(existsSync(live), 'a partial written to a moment ago may be a running backup: kept');
+      assert.ok(existsSync(others), "another database's partial is not this one's to remove");
     } finally {
       project.cleanup();
     }

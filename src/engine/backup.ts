@@ -8,6 +8,27 @@ import { clearLockRow } from './lock.js';
 /** How many backups of a database are kept when nothing else is said. */
 export const DEFAULT_KEEP_BACKUPS = 10;
 
+/** A `.partial` file untouched this long belongs to no running backup: a backup writes it without pause. */
+const STALE_PARTIAL_MS = 60_000;
+
+/**
+ * Removes this database's `.partial` backups that a killed run left behind (untouched for STALE_PARTIAL_MS: a
+ * running backup writes its file continuously), so they do not fill the disk; returns what it removed.
+ */
+export function removeStalePartials(databasePath: string, now = Date.now()): { file: string; bytes: number }[] {
+  const folder = backupsFolder(databasePath);
+  if (!existsSync(folder)) return [];
+  const removed: { file: string; bytes: number }[] = [];
+  for (const file of readdirSync(folder)) {
+    if (!file.endsWith('.partial') || !parseBackupName(databasePath, file.slice(0, -'.partial'.length))) continue;
+    const stats = statSync(join(folder, file));
+    if (now - stats.mtimeMs < STALE_PARTIAL_MS) continue;
+    rmSync(join(folder, file), { force: true });
+    removed.push({ file, bytes: stats.size });
+  }
+  return removed;
+}
+
 export interface BackupInfo {
   file: string;
   path: string;
@@ -21,6 +42,8 @@ export interface BackupInfo {
    * file name: another database of the same stem in the folder (`bot.sqlite`) may have written it.
    */
   legacy: boolean;
+  /** Set by `writeBackup`: half-written backups of killed runs it removed first. */
+  removedPartials?: { file: string; bytes: number }[];
 }
 
 /** Backups live in a `backups` folder next to the database. */
@@ -97,6 +120,7 @@ export async function writeBackup(databasePath: string, revision: string, keep =
   const file = backupName(databasePath, new Date(), revision);
   const path = join(folder, file);
   const partial = `${path}.partial`;
+  const removedPartials = removeStalePartials(databasePath);
   try {
     mkdirSync(folder, { recursive: true });
     rmSync(partial, { force: true });
@@ -119,8 +143,8 @@ export async function writeBackup(databasePath: string, revision: string, keep =
   }
   // Only backups named by this database's full file name count and go: a stem-named one may be another's.
   for (const old of listBackups(databasePath).filter((b) => !b.legacy).slice(Math.max(keep, 1))) rmSync(old.path, { force: true });
-  const info = listBackups(databasePath).find((b) => b.file === file);
-  return info ?? { file, path, ...parseBackupName(databasePath, file)!, bytes: statSync(path).size };
+  const info = listBackups(databasePath).find((b) => b.file === file) ?? { file, path, ...parseBackupName(databasePath, file)!, bytes: statSync(path).size };
+  return { ...info, removedPartials };
 }
 
 /**
