@@ -293,7 +293,7 @@ export interface StatusResult {
   applied: string[];
   pending: string[];
   /** Everything that makes `up` refuse or that needs a look, one entry each. */
-  problems: { kind: 'modified' | 'missing' | 'edited-when' | 'journal-order' | 'out-of-order' | 'missing-down' | 'drift'; message: string }[];
+  problems: { kind: 'corrupt' | 'modified' | 'missing' | 'edited-when' | 'journal-order' | 'out-of-order' | 'missing-down' | 'drift'; message: string }[];
 }
 
 /**
@@ -307,6 +307,13 @@ export async function status(options: RunnerOptions): Promise<StatusResult> {
   return withDatabase(ctx, true, async (db) => {
     const state = await loadState(migrations, db);
     const problems: StatusResult['problems'] = [];
+    // A damaged file is the first thing an operator must hear about; what it holds cannot be compared then.
+    const check = await db.all<{ quick_check: string }>('PRAGMA quick_check');
+    // One finding a line (SQLite gives them as rows, or as lines of one row), its '*** in database main ***' left out.
+    const damaged = check.flatMap((r) => r.quick_check.split('\n')).filter((line) => line !== 'ok' && !line.startsWith('***') && line.trim() !== '');
+    if (damaged.length > 0) {
+      problems.push({ kind: 'corrupt', message: `PRAGMA quick_check finds the file damaged: ${damaged.slice(0, 3).join('; ')}${damaged.length > 3 ? `; and ${damaged.length - 3} more` : ''} (restore a backup: npm run db -- backups)` });
+    }
     for (const entry of state.entries) {
       if (entry.modified) problems.push({ kind: 'modified', message: `${entry.migration.up.path} was edited after it was applied (hash ${entry.applied!.hash.slice(0, 12)} recorded, ${entry.migration.hash.slice(0, 12)} now)` });
     }
@@ -321,7 +328,7 @@ export async function status(options: RunnerOptions): Promise<StatusResult> {
     for (const m of state.migrations.filter((m) => m.down === null)) {
       problems.push({ kind: 'missing-down', message: `${m.downPath} is missing: 'down' cannot revert ${m.tag} (write it with 'write-down')` });
     }
-    if (state.unknownApplied.length === 0) {
+    if (state.unknownApplied.length === 0 && damaged.length === 0) {
       const expected = await schemaAtApplied(state);
       const drift = compareSchemas(expected, await introspect(db), { expected: 'the applied migrations', actual: 'the database' });
       for (const difference of drift) problems.push({ kind: 'drift', message: difference });

@@ -4,7 +4,7 @@
 // finished restore into a failure.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -274,3 +274,28 @@ describe('half-written backups', () => {
   });
 });
 
+
+describe('status on a damaged file', () => {
+  it('reports [corrupt] from PRAGMA quick_check and exits 1 (it said "Problems: none")', async () => {
+    const project = makeProject();
+    try {
+      assertExit(await project.migrate(['up']), 0, 'up');
+      const path = project.path('data', 'bot.db');
+      const db = new Database(path);
+      db.prepare(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) INSERT INTO users (email, password_hash) SELECT 'u' || i || '@x', hex(randomblob(40)) FROM n`).run();
+      db.pragma('journal_mode = DELETE');
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      const page = db.prepare("SELECT pageno FROM dbstat WHERE name = 'users' AND pagetype = 'leaf' ORDER BY pageno LIMIT 1 OFFSET 5").pluck().get() as number;
+      db.close();
+      // Garbage over the cell pointers and cells of one leaf page of users: a damaged sector.
+      const fd = openSync(path, 'r+');
+      writeSync(fd, Buffer.alloc(pageSize - 16, 0xa5), 0, pageSize - 16, (page - 1) * pageSize + 8);
+      closeSync(fd);
+      const status = await project.migrate(['status']);
+      assertExit(status, 1, 'status on a damaged file');
+      assert.match(status.stdout, /\[corrupt\] PRAGMA quick_check finds the file damaged: .+ \(restore a backup: npm run db -- backups\)/);
+    } finally {
+      project.cleanup();
+    }
+  });
+});

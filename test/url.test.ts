@@ -77,6 +77,8 @@ describe('parseDatabaseUrl', () => {
     { input: '', code: 'BAD_URL', message: /^database URL is empty$/ },
     { input: '   ', code: 'BAD_URL', message: /^database URL is empty$/ },
     { input: 'sqlite://host/x.db', code: 'BAD_URL', message: /'sqlite:\/\/host\/x\.db': SQLite URLs have no host/ },
+    { input: 'sqlite:x.db', code: 'BAD_URL', message: /'sqlite:x\.db': SQLAlchemy's form is sqlite:\/\/\/x\.db .*; or write file:x\.db$/ },
+    { input: 'sqlite+aiosqlite:data/bot.db', code: 'BAD_URL', message: /SQLAlchemy's form is sqlite\+aiosqlite:\/\/\/data\/bot\.db/ },
     { input: 'file://host/x.db', code: 'BAD_URL', message: /'file:\/\/host\/x\.db': use file:\/\/\/absolute\/path\.db/ },
     { input: 'file://', code: 'BAD_URL', message: /'file:\/\/': use file:\/\/\/absolute\/path\.db/ },
     { input: 'file:', code: 'BAD_URL', message: /'file:': no file path$/ },

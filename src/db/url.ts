@@ -50,6 +50,12 @@ export function parseDatabaseUrl(input: string): DatabaseLocation {
     }
     if (pathPart === ':memory:') return withQuery({ kind: 'memory' }, query, url);
   } else {
+    // `sqlite:x.db` (no slashes) is neither SQLAlchemy's form nor a path anyone means: it would create a file of
+    // that name.
+    const bare = /^(sqlite(?:\+[a-z0-9_]+)?):(?!\/\/)(.*)$/i.exec(url);
+    if (bare) {
+      throw new MigrateError('BAD_URL', `bad database URL '${url}': SQLAlchemy's form is ${bare[1]}:///${bare[2]} (three slashes for a relative path, four for an absolute one); or write file:${bare[2]}`);
+    }
     const scheme = ANY_SCHEME.exec(url);
     if (scheme) {
       throw new MigrateError('UNSUPPORTED_URL', `unsupported database URL scheme '${scheme[1]}:' in '${url}': use a file: URL, a path, :memory: or libsql://`);
