@@ -120,9 +120,10 @@ export async function writeBackup(databasePath: string, revision: string, keep =
   const file = backupName(databasePath, new Date(), revision);
   const path = join(folder, file);
   const partial = `${path}.partial`;
-  const removedPartials = removeStalePartials(databasePath);
+  let removedPartials: { file: string; bytes: number }[] = [];
   try {
     mkdirSync(folder, { recursive: true });
+    removedPartials = removeStalePartials(databasePath);
     rmSync(partial, { force: true });
     // Pages copied as they are: about twice as fast as VACUUM INTO, which rebuilds every table and index (W4 of
     // npm run bench).
