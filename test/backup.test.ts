@@ -100,9 +100,42 @@ describe('backups and restore', () => {
       assert.match(down.stdout, /^Backed up to /m);
       assert.equal((await project.migrate(['up', '+1', '--keep-backups', '2'], env)).code, 0);
     }
-    const kept = backupFiles();
-    assert.equal(kept.length, 2);
-    assert.ok(kept.every((f) => !before.includes(f) || f === before.at(-1)), 'the oldest were removed');
+    // The newest 2, and beyond them only the newest backup of each revision (no revision loses its only one).
+    const kept = backupFiles().reverse();
+    const revisionOf = (f: string) => /^app\.db\.\d{8}T\d{9}Z\.(.+?)(\.saved-before-restore)?\.db$/.exec(f)![1]!;
+    const beyond = kept.slice(2);
+    assert.ok(kept.length >= 2);
+    for (const [i, file] of beyond.entries()) {
+      assert.ok(!kept.slice(0, 2 + i).some((newer) => revisionOf(newer) === revisionOf(file)), `${file} is the newest of its revision`);
+    }
+    assert.ok(before.filter((f) => !kept.includes(f)).length > 0, 'older backups of a revision that has newer ones were removed');
+  });
+
+  it('retries of a failing up never rotate away the only backup of the revision before them', async () => {
+    const retries = makeProject({ withMigrations: false });
+    try {
+      writeMigrations(retries.path('drizzle'), [
+        { name: 'items', up: ['CREATE TABLE items (id INTEGER PRIMARY KEY, sku TEXT)'], down: ['DROP TABLE items'] },
+        { name: 'add_note', up: ['ALTER TABLE items ADD note TEXT'], down: ['ALTER TABLE items DROP COLUMN note'] },
+        { name: 'broken', up: ['ALTER TABLE items ADD x TEXT', 'SELECT * FROM no_such_table'], down: ['ALTER TABLE items DROP COLUMN x'] },
+      ]);
+      assert.equal((await retries.migrate(['up', '0000'], env)).code, 0);
+      let db = retries.open('app.db');
+      db.exec("INSERT INTO items (sku) VALUES ('a'), ('b')");
+      db.close();
+      const good = await retries.migrate(['up', '+1'], env);
+      assert.equal(good.code, 0, good.stderr);
+      const beforeGood = /^Backed up to backups\/(\S+) /m.exec(good.stdout)![1]!;
+      db = retries.open('app.db');
+      db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) INSERT INTO items (sku) SELECT 'u' || i FROM n`);
+      db.close();
+      for (let i = 0; i < 6; i++) assert.equal((await retries.migrate(['up', '--keep-backups', '3'], env)).code, 1, 'the broken migration fails');
+      const files = readdirSync(retries.path('backups')).filter((f) => f.endsWith('.db'));
+      assert.ok(files.includes(beforeGood), `the backup from before the last good change is kept: ${files.join(', ')}`);
+      assert.equal(files.length, 4, 'the newest 3 of the retries, and that one');
+    } finally {
+      retries.cleanup();
+    }
   });
 
   it('restore refuses while another connection writes, and refuses a file that is not SQLite', async () => {

@@ -8,6 +8,22 @@ import { clearLockRow } from './lock.js';
 /** How many backups of a database are kept when nothing else is said. */
 export const DEFAULT_KEEP_BACKUPS = 10;
 
+/**
+ * What rotation removes of a database's backups (newest first): those beyond the newest `keep`, except the newest
+ * backup of each revision. Ten retries of a failing `up` take ten backups of one revision; counting alone would then
+ * delete the backup from before the last change that succeeded, the only one of its revision, the one an operator
+ * needs. Pure.
+ */
+export function backupsToRemove(backups: readonly BackupInfo[], keep: number): BackupInfo[] {
+  const seen = new Set<string>();
+  return backups.filter((backup, position) => {
+    const revision = backup.revision.endsWith(SAVED_BEFORE_RESTORE) ? backup.revision.slice(0, -SAVED_BEFORE_RESTORE.length) : backup.revision;
+    const newestOfItsRevision = !seen.has(revision);
+    seen.add(revision);
+    return position >= Math.max(keep, 1) && !newestOfItsRevision;
+  });
+}
+
 /** A `.partial` file untouched this long belongs to no running backup: a backup writes it without pause. */
 const STALE_PARTIAL_MS = 60_000;
 
@@ -143,7 +159,7 @@ export async function writeBackup(databasePath: string, revision: string, keep =
     throw new MigrateError('BACKUP', `could not back up ${databasePath} to ${path}: ${(error as Error).message}; nothing was changed (use --no-backup to go on without one)`, { cause: error });
   }
   // Only backups named by this database's full file name count and go: a stem-named one may be another's.
-  for (const old of listBackups(databasePath).filter((b) => !b.legacy).slice(Math.max(keep, 1))) rmSync(old.path, { force: true });
+  for (const old of backupsToRemove(listBackups(databasePath).filter((b) => !b.legacy), keep)) rmSync(old.path, { force: true });
   const info = listBackups(databasePath).find((b) => b.file === file) ?? { file, path, ...parseBackupName(databasePath, file)!, bytes: statSync(path).size };
   return { ...info, removedPartials };
 }
