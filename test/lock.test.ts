@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
+import { CREATE_LOCK_TABLE } from '../src/engine/lock.js';
 import { appliedRows, makeProject, tableNames, type TempProject } from './helpers/project.js';
 import { writeMigrations } from './helpers/migrations.js';
 
@@ -77,5 +78,30 @@ describe('one runner at a time', () => {
     assert.equal(appliedRows(db).length, 3);
     assert.equal(tableNames(db).includes('__migrate_lock'), false, 'a finished run leaves no lock table');
     db.close();
+  });
+});
+
+describe('a lock whose pid now belongs to another process (a container restarted)', () => {
+  it('is taken over at once when that process started after the lock was taken', async () => {
+    const project = makeProject();
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      assert.equal((await project.migrate(['up', '0000'])).code, 0);
+      // The lock of a runner that died an hour ago; its pid has since gone to a process that is alive now.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const db = project.open();
+      db.exec(CREATE_LOCK_TABLE);
+      const hourAgo = Date.now() - 3_600_000;
+      db.prepare('INSERT INTO __migrate_lock (id, owner, pid, host, command, acquired_at, expires_at) VALUES (1, ?, ?, ?, ?, ?, ?)').run('dead-runner', other.pid, hostname(), 'up head', hourAgo, Date.now() + 3_600_000);
+      db.close();
+      const started = performance.now();
+      const result = await project.migrate(['up', '--lock-timeout', '5']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(performance.now() - started < 4500, 'it did not wait for the timeout');
+      assert.match(result.stdout, /0001_password_reset_token_index/);
+    } finally {
+      other.kill();
+      project.cleanup();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_TABLE } from '../config.js';
@@ -7,7 +8,7 @@ import { MigrateError } from './errors.js';
 
 const table = `"${LOCK_TABLE}"`;
 
-const CREATE_LOCK_TABLE = `CREATE TABLE IF NOT EXISTS ${table} (
+export const CREATE_LOCK_TABLE = `CREATE TABLE IF NOT EXISTS ${table} (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   owner TEXT NOT NULL,
   pid INTEGER NOT NULL,
@@ -53,9 +54,39 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** A lock left by a killed process must not block forever. */
+/**
+ * When a process started (ms since the epoch), from Linux's /proc (its start in clock ticks after boot, and the
+ * boot time); null where there is no /proc or the process is gone. USER_HZ is 100 on every Linux architecture
+ * Node runs on.
+ */
+export function processStartedAt(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may hold spaces or parentheses itself: fields follow the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const startTicks = Number(fields[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(bootSeconds)) return null;
+    return (bootSeconds + startTicks / 100) * 1000;
+  } catch {
+    return null;
+  }
+}
+
+/** Leeway for the boot time's whole seconds and the clock ticks when comparing a start time with the lock's. */
+const START_TIME_SLACK_MS = 2000;
+
+/**
+ * A lock left by a killed process must not block forever. On this host the holder is gone when its pid is, or
+ * when the pid now belongs to a process started after the lock was taken (a container restarted: the app is pid 1
+ * again, and pid 1 is alive). On another host, when the lock has expired.
+ */
 export function isStale(holder: LockHolder, now: number, host = hostname()): boolean {
-  if (holder.host === host) return !isAlive(holder.pid);
+  if (holder.host === host) {
+    if (!isAlive(holder.pid)) return true;
+    const started = processStartedAt(holder.pid);
+    return started !== null && started > holder.acquired_at + START_TIME_SLACK_MS;
+  }
   return now > holder.expires_at;
 }
 
