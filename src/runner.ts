@@ -117,7 +117,7 @@ export interface ProtectionOptions {
 
 export type RunnerEvent =
   | ExecutionEvent
-  | { type: 'waiting'; holder: string }
+  | { type: 'waiting'; holder: string | null; seconds: number }
   | { type: 'backup'; path: string; ms: number }
   | { type: 'note'; message: string };
 
@@ -128,7 +128,7 @@ async function withLock<T>(db: Driver, command: string, options: ProtectionOptio
   const lock = await acquireLock(db, {
     command,
     timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
-    onWait: (holder) => onEvent({ type: 'waiting', holder: describeHolder(holder) }),
+    onWait: (holder, waitedMs) => onEvent({ type: 'waiting', holder: holder ? describeHolder(holder) : null, seconds: Math.round(waitedMs / 1000) }),
   });
   try {
     return await fn();

@@ -105,3 +105,28 @@ describe('a lock whose pid now belongs to another process (a container restarted
     }
   });
 });
+
+describe('a wait for the lock says so every few seconds', () => {
+  it('prints the holder and the seconds waited, at the start and every 5 s, until --lock-timeout', async () => {
+    const project = makeProject();
+    try {
+      assert.equal((await project.migrate(['up', '0000'])).code, 0);
+      // A live runner's lock: this test process, which started before it took it.
+      const db = project.open();
+      db.exec(CREATE_LOCK_TABLE);
+      db.prepare('INSERT INTO __migrate_lock (id, owner, pid, host, command, acquired_at, expires_at) VALUES (1, ?, ?, ?, ?, ?, ?)').run('live-runner', process.pid, hostname(), 'up head', Date.now(), Date.now() + 3_600_000);
+      db.close();
+      const result = await project.migrate(['up', '--lock-timeout', '6']);
+      assert.equal(result.code, 1, result.stdout);
+      const waits = result.stderr.split('\n').filter((line) => line.startsWith('Waiting for the migration lock held by'));
+      assert.deepEqual(
+        waits.map((line) => /\((\d+) s\)$/.exec(line)?.[1]),
+        ['0', '5'],
+        result.stderr,
+      );
+      assert.match(waits[0]!, new RegExp(`held by pid ${process.pid} on .* \\(up head, since `));
+    } finally {
+      project.cleanup();
+    }
+  });
+});

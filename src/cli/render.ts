@@ -18,7 +18,11 @@ export function formatMs(ms: number): string {
 export function renderEvent(event: RunnerEvent, write: (text: string) => void, warn: (line: string) => void): void {
   switch (event.type) {
     case 'waiting':
-      warn(`Waiting for the migration lock held by ${event.holder} ...`);
+      warn(
+        event.holder === null
+          ? `Waiting for another connection's write transaction to end ... (${event.seconds} s)`
+          : `Waiting for the migration lock held by ${event.holder} ... (${event.seconds} s)`,
+      );
       break;
     case 'backup':
       write(`Backed up to ${shortPath(event.path)} (${formatMs(event.ms)})\n`);

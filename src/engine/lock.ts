@@ -34,8 +34,11 @@ export interface LockOptions {
   timeoutMs: number;
   /** After this long a lock from another host counts as abandoned (same host: the holder's pid is checked). */
   staleAfterMs?: number;
-  /** Called once when the lock is found taken, before waiting. */
-  onWait?: (holder: LockHolder) => void;
+  /**
+   * Called when the wait starts, when the holder changes, and every WAIT_REPORT_MS while it lasts, with how long it
+   * has waited; `holder` null: no runner holds the lock, another connection's write transaction keeps it out.
+   */
+  onWait?: (holder: LockHolder | null, waitedMs: number) => void;
 }
 
 export interface HeldLock {
@@ -44,6 +47,8 @@ export interface HeldLock {
 
 const DEFAULT_STALE_AFTER_MS = 60 * 60 * 1000;
 const POLL_MS = 100;
+/** How often a wait says that it is still waiting (a silent 19 s looks like a hang). */
+const WAIT_REPORT_MS = 5000;
 
 function isAlive(pid: number): boolean {
   try {
@@ -109,6 +114,11 @@ export async function acquireLock(db: Driver, options: LockOptions): Promise<Hel
   const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
   let lastHolder: LockHolder | undefined;
   let busyOnly = false;
+  let reportedAt = -Infinity;
+  const report = (holder: LockHolder | null) => {
+    reportedAt = Date.now();
+    options.onWait?.(holder, reportedAt - started);
+  };
   for (;;) {
     try {
       const taken = await db.transaction(async (tx) => {
@@ -127,12 +137,13 @@ export async function acquireLock(db: Driver, options: LockOptions): Promise<Hel
         return null;
       });
       if (taken === null) return { release: () => db.transaction((tx) => releaseLock(tx, owner)) };
-      if (!lastHolder || lastHolder.owner !== taken.owner) options.onWait?.(taken);
+      if (!lastHolder || lastHolder.owner !== taken.owner || Date.now() - reportedAt >= WAIT_REPORT_MS) report(taken);
       lastHolder = taken;
       busyOnly = false;
     } catch (error) {
       if (!isBusy(error)) throw error;
       busyOnly = lastHolder === undefined;
+      if (Date.now() - reportedAt >= WAIT_REPORT_MS && Date.now() - started < options.timeoutMs) report(busyOnly ? null : lastHolder!);
     }
     const waited = Date.now() - started;
     if (waited >= options.timeoutMs) {
