@@ -5,9 +5,10 @@
 //   --seed N   the seed of the random choices (printed by every run); with the same seed, round R makes the same choices
 //   --round R  run only round R of that seed (to replay a failure); the kill delays are the same fractions of the
 //              commands' durations, measured again at start
+//   --verbose  a line per round
 import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { median, positiveInteger } from './common.js';
@@ -30,7 +31,8 @@ const APP_KILL_SHARE = 0.2;
 
 // ---------------------------------------------------------------------------------------------------------- options
 
-function parseArgs(argv: string[]): { rounds: number; seed: number; only: number | null } {
+function parseArgs(argv: string[]): { rounds: number; seed: number; only: number | null; verbose: boolean } {
+  let verbose = false;
   let rounds = 1000;
   let seed: number | null = null;
   let only: number | null = null;
@@ -40,11 +42,12 @@ function parseArgs(argv: string[]): { rounds: number; seed: number; only: number
     else if (arg.startsWith('--seed=')) seed = Number(arg.slice('--seed='.length));
     else if (arg === '--round') only = positiveInteger('round', argv[++i] ?? '');
     else if (arg.startsWith('--round=')) only = positiveInteger('round', arg.slice('--round='.length));
+    else if (arg === '--verbose') verbose = true;
     else if (/^\d+$/.test(arg)) rounds = positiveInteger('rounds', arg);
-    else throw new RangeError(`unknown argument ${arg}; usage: bench/torture.ts [rounds] [--seed N] [--round R]`);
+    else throw new RangeError(`unknown argument ${arg}; usage: bench/torture.ts [rounds] [--seed N] [--round R] [--verbose]`);
   }
   if (seed !== null && !(Number.isSafeInteger(seed) && seed >= 0)) throw new RangeError('--seed must be a non-negative integer');
-  return { rounds, seed: seed ?? randomInt(2 ** 31), only };
+  return { rounds, seed: seed ?? randomInt(2 ** 31), only, verbose };
 }
 
 /** mulberry32: a small seeded generator, so that a round's choices follow from (seed, round) alone. */
@@ -194,10 +197,19 @@ interface Run {
 }
 
 /**
- * Runs `migrate <args>` on the round's database and SIGKILLs it after `killAfterMs`. Node itself with tsx's loader,
+ * Runs `migrate <args>` on the round's database and SIGKILLs it as `kill` says. Node itself with tsx's loader,
  * as test/helpers/crash.ts does: the tsx CLI runs the script in a child that survives a SIGKILL of the CLI.
  */
-function runMigrate(project: TempProject, args: string[], killAfterMs: number): Promise<Run> {
+/**
+ * When to SIGKILL a run: `afterMs` from its spawn, or (`fromWork`) `afterMs` from the moment its first backup file
+ * appears in the backups folder, which no start-up jitter shifts.
+ */
+interface KillAt {
+  afterMs: number;
+  fromWork: boolean;
+}
+
+function runMigrate(project: TempProject, args: string[], kill: KillAt): Promise<Run & { workStartMs: number | null }> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.DATABASE_URL;
@@ -212,14 +224,29 @@ function runMigrate(project: TempProject, args: string[], killAfterMs: number): 
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    let timer: NodeJS.Timeout | undefined;
+    let workStartMs: number | null = null;
+    // Watched from before the spawn's first tick: the backup's `.partial` is the first file the run writes.
+    const watcher = watch(project.path(ROUND_DIR, 'backups'), (_event, file) => {
+      if (workStartMs !== null || !String(file ?? '').endsWith('.partial')) return;
+      workStartMs = performance.now() - started;
+      if (kill.fromWork) timer = setTimeout(() => child.kill('SIGKILL'), kill.afterMs);
+    });
+    if (!kill.fromWork) timer = setTimeout(() => child.kill('SIGKILL'), kill.afterMs);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
+      watcher.close();
+      resolve({ code, signal, stdout, stderr, ms: performance.now() - started, workStartMs });
     });
   });
 }
+
+const NO_KILL: KillAt = { afterMs: RETRY_LIMIT_MS, fromWork: false };
+const describeKill = (kill: KillAt) => `${kill.afterMs} ms after its ${kill.fromWork ? 'first backup file appeared' : 'spawn'}`;
+
+const describeAppKill = (choice: { appKillAfterMs: number | null }) =>
+  choice.appKillAfterMs === null ? 'stopped at the end' : `killed ${choice.appKillAfterMs} ms after the runner's spawn`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -282,7 +309,7 @@ async function recoveryProblems(setup: Setup, path: string, expected: Expected):
 
 interface RoundChoice {
   command: CommandName;
-  killAfterMs: number;
+  kill: KillAt;
   /** When the app is SIGKILLed, counted from the runner's start; null: it is stopped with SIGTERM at the end. */
   appKillAfterMs: number | null;
 }
@@ -301,15 +328,25 @@ interface RoundResult extends RoundChoice {
   ms: number;
 }
 
-function choose(seed: number, round: number, durations: Map<CommandName, number>): RoundChoice {
+interface Timing {
+  /** A whole uninterrupted run, from spawn to exit. */
+  totalMs: number;
+  /** When its first backup file appeared: Node and tsx have started, the lock is taken, the work begins. */
+  workStartMs: number;
+}
+
+function choose(seed: number, round: number, durations: Map<CommandName, Timing>): RoundChoice {
   const random = generator(seed, round);
   const command = COMMANDS[(round - 1) % COMMANDS.length]!;
-  const normal = durations.get(command)!;
-  // Spread over the whole normal run (start-up, lock, backup, change, exit) and a little past its end.
-  const killAfterMs = Math.round(random() * normal * 1.1);
+  const { totalMs, workStartMs } = durations.get(command)!;
+  const fromWork = random() < 0.5;
+  const at = random();
+  // Half the kills spread over the whole normal run (start-up, lock, backup, change, exit) and a little past its end;
+  // the other half over its work alone, counted from its first backup file (backup, change, commit, exit).
+  const afterMs = Math.round(at * 1.1 * (fromWork ? totalMs - workStartMs : totalMs));
   const killApp = random() < APP_KILL_SHARE;
   const appAt = random();
-  return { command, killAfterMs, appKillAfterMs: killApp ? Math.round(appAt * normal * 2) : null };
+  return { command, kill: { afterMs, fromWork }, appKillAfterMs: killApp ? Math.round(appAt * totalMs * 2) : null };
 }
 
 async function runRound(setup: Setup, round: number, choice: RoundChoice, preparedBackups: Set<string>): Promise<RoundResult> {
@@ -325,11 +362,11 @@ async function runRound(setup: Setup, round: number, choice: RoundChoice, prepar
     await app.ready;
     const appTimer = choice.appKillAfterMs === null ? null : setTimeout(() => app.kill(), choice.appKillAfterMs);
     try {
-      const first = await runMigrate(setup.project, args, choice.killAfterMs);
+      const first = await runMigrate(setup.project, args, choice.kill);
       killed = first.signal === 'SIGKILL';
       if (!killed && first.code !== 0) problems.push(`the first run (not killed) exited ${first.code}: ${first.stderr.trim() || first.stdout.trim()}`);
       phase = killed ? phaseAfterKill(choice.command, path, preparedBackups) : 'finished first';
-      const retry = await runMigrate(setup.project, args, RETRY_LIMIT_MS);
+      const retry = await runMigrate(setup.project, args, NO_KILL);
       if (retry.signal === 'SIGKILL') problems.push(`the retry did not finish within ${RETRY_LIMIT_MS / 1000} s`);
       else if (retry.code !== 0) problems.push(`the retry exited ${retry.code}: ${(retry.stderr.trim() || retry.stdout.trim()).split('\n').join(' | ')}`);
       alreadyDone =
@@ -372,7 +409,7 @@ async function runRound(setup: Setup, round: number, choice: RoundChoice, prepar
 
 // --------------------------------------------------------------------------------------------------------- main
 
-const { rounds, seed, only } = parseArgs(process.argv.slice(2));
+const { rounds, seed, only, verbose } = parseArgs(process.argv.slice(2));
 const wallStarted = performance.now();
 const project = makeProject({ withMigrations: false });
 let exitCode = 0;
@@ -383,32 +420,45 @@ try {
   const preparedBackups = new Set(readdirSync(project.path('prepared', 'head', 'backups')));
   console.log(`seed ${seed}; ${only === null ? `${rounds} rounds` : `round ${only} only`}; ${SEED_USERS} accounts, ${SEED_USERS * SESSIONS_PER_USER} sessions (ON DELETE CASCADE children)`);
 
-  // The normal duration of each command, uninterrupted, with the app writing: the kills are spread over it.
-  const durations = new Map<CommandName, number>();
+  // The normal duration of each command, uninterrupted, with the app writing: the kills are spread over it. And how
+  // long its work takes once its first backup file appears (under the lock): half the kills are spread over that part
+  // alone, where the database is changed, a whole run being mostly Node's start-up.
+  const durations = new Map<CommandName, Timing>();
   for (const command of COMMANDS) {
     const { start, args } = plan(command, setup);
-    const times: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    const totals: number[] = [];
+    const workStarts: number[] = [];
+    for (let i = 0; i < 5; i++) {
       const app = startLiveApp(freshRound(project, start), { prefix: 'timing-' });
       await app.ready;
-      const run = await runMigrate(project, args, RETRY_LIMIT_MS);
+      const run = await runMigrate(project, args, NO_KILL);
       await app.stop();
       if (run.code !== 0) throw new Error(`the timing run of ${command} failed (exit ${run.code}): ${run.stderr.trim()}`);
-      times.push(run.ms);
+      if (run.workStartMs === null) throw new Error(`the timing run of ${command} wrote no backup`);
+      totals.push(run.ms);
+      workStarts.push(run.workStartMs);
     }
-    durations.set(command, median(times));
+    durations.set(command, { totalMs: median(totals), workStartMs: median(workStarts) });
   }
-  console.log(`normal durations: ${COMMANDS.map((c) => `${c} ${durations.get(c)!.toFixed(0)} ms`).join(', ')}`);
+  console.log(
+    `normal durations (median of 5): ${COMMANDS.map((c) => `${c} ${durations.get(c)!.totalMs.toFixed(0)} ms (its first backup file at ${durations.get(c)!.workStartMs.toFixed(0)} ms)`).join(', ')}`,
+  );
 
   const results: RoundResult[] = [];
   const numbers = only === null ? Array.from({ length: rounds }, (_, i) => i + 1) : [only];
   for (const round of numbers) {
     const result = await runRound(setup, round, choose(seed, round, durations), preparedBackups);
     results.push(result);
+    if (verbose) {
+      console.log(
+        `round ${round}: ${result.command}, kill ${describeKill(result.kill)}: ${result.killed ? `killed ${result.phase}${result.alreadyDone ? ', change made' : ''}` : 'finished first'}; ` +
+          `app ${describeAppKill(result)}; ${result.acknowledged} writes; ${result.ms.toFixed(0)} ms`,
+      );
+    }
     if (result.problems.length > 0 || result.lost.length > 0) {
       console.log(
-        `FAIL round ${round}: ${result.command}, killed at ${result.killAfterMs} ms (${result.killed ? result.phase : 'finished first'}), ` +
-          `app ${result.appKillAfterMs === null ? 'not killed' : `killed at ${result.appKillAfterMs} ms`}: ` +
+        `FAIL round ${round}: ${result.command}, runner killed ${describeKill(result.kill)} (${result.killed ? result.phase : 'finished first'}), ` +
+          `app ${describeAppKill(result)}: ` +
           [...result.problems, ...(result.lost.length > 0 ? [`${result.lost.length} acknowledged write(s) lost: ${result.lost.slice(0, 5).join(', ')}`] : [])].join('; '),
       );
     }
@@ -450,7 +500,7 @@ try {
     console.log('');
     for (const r of results.filter((x) => x.problems.length > 0 || x.lost.length > 0)) {
       console.log(
-        `round ${r.round}: ${r.command}, runner killed at ${r.killAfterMs} ms (${r.killed ? r.phase : 'finished first'}), app ${r.appKillAfterMs === null ? 'not killed' : `killed at ${r.appKillAfterMs} ms`}; ` +
+        `round ${r.round}: ${r.command}, runner killed ${describeKill(r.kill)} (${r.killed ? r.phase : 'finished first'}), app ${describeAppKill(r)}; ` +
           `replay: npm run bench:torture -- --seed ${seed} --round ${r.round}`,
       );
       for (const p of r.problems) console.log(`  ${p}`);
