@@ -722,9 +722,9 @@ async function rebuildWorkload(): Promise<void> {
   const withBackup = find(measured, 'runner built: up (with its backup)');
   const noBackup = find(measured, 'runner built: up --no-backup');
   const extra = pairedDifference(withBackup, noBackup);
-  // What the runner itself says its backup took ("Backed up to … (N ms)"): the same in-process time as the scripts'.
+  // What the runner itself says its backup took ("Backed up to … (41.0 MB, N ms)"): the same in-process time as the scripts'.
   const ownBackupMs = withBackup.outcomes.map((o) => {
-    const m = /Backed up to .* \(([\d.]+) (ms|s)\)/.exec(o.stdout);
+    const m = /Backed up to .* \(.*?([\d.]+) (ms|s)\)$/m.exec(o.stdout);
     if (!m) throw new Error(`the runner printed no backup line:\n${o.stdout}`);
     return Number(m[1]) * (m[2] === 's' ? 1000 : 1);
   });

@@ -248,9 +248,12 @@ export async function deploy(options: DeployOptions, out: (line: string) => void
   out(`Deployed to ${options.host}:${options.dir} and ran: ${options.restartCommand}`);
 }
 
-/** The backup the runner reported (`Backed up to <path> (12.3 ms)`; relative paths are relative to `dir`). */
+/**
+ * The backup the runner reported (`Backed up to <path> (41.0 KB, 12.3 ms)`, or `Backed up: <path> already holds
+ * this state …` when an identical one was there); relative paths are relative to `dir`.
+ */
 function backupPath(runnerOutput: string, dir: string): string | undefined {
-  const path = /^Backed up to (.+) \([\d.]+ m?s\)$/m.exec(runnerOutput)?.[1];
+  const path = /^Backed up(?: to (.+) \([^()]*\)|: (.+) already holds this state.*)$/m.exec(runnerOutput)?.slice(1).find((p) => p !== undefined);
   return path === undefined ? undefined : path.startsWith('/') ? path : `${dir}/${path}`;
 }
 

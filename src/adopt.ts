@@ -24,7 +24,7 @@ import {
   type TablePlan,
   type TargetTable,
 } from './engine/adopt/plan.js';
-import { writeBackup, type BackupInfo } from './engine/backup.js';
+import { removeBackup, writeBackup, type BackupInfo } from './engine/backup.js';
 import { CREATE_MIGRATIONS_TABLE, recordApplied } from './engine/bookkeeping.js';
 import { replayUp, withScratchDatabase } from './engine/diff/scratch.js';
 import { MigrateError } from './engine/errors.js';
@@ -153,7 +153,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       }
       if (options.dryRun) return result;
       if (result.refusals.length > 0) throw refusal(result.refusals);
-      if (options.backup !== false) backup = result.backup = await writeBackup(path, alembicRevision ? `alembic-${alembicRevision}` : 'before-adopt', options.keepBackups);
+      if (options.backup !== false) backup = result.backup = await writeBackup(path, alembicRevision ? `alembic-${alembicRevision}` : 'before-adopt', { keep: options.keepBackups, budget: options.backupBudget });
       try {
         const notes = await carryOut(db, plan, target, source, migrations.slice(0, position + 1), now);
         if (!thorough) result.notes = notes;
@@ -161,7 +161,8 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       } catch (error) {
         if (!(error instanceof CopyFailed)) throw error;
         await db.exec('ROLLBACK');
-        if (backup) rmSync(backup.path, { force: true }); // a refused adoption leaves nothing behind
+        // A refused adoption leaves nothing behind; a backup it found already taken is not its own to remove.
+        if (backup && !backup.reused) removeBackup(backup);
         const { refusals } = await inspectData(db, plan, target, now);
         throw refusal(refusals.length > 0 ? refusals : [error.message]);
       }

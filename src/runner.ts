@@ -9,8 +9,9 @@ import { compareSchemas } from './engine/diff/compare.js';
 import { introspect } from './engine/diff/introspect.js';
 import { schemaAt } from './engine/diff/scratch.js';
 import { MigrateError } from './engine/errors.js';
-import { assertSqliteFile, backupsFolder, copyDatabase, findBackup, listBackups, otherDatabaseOf, SAVED_BEFORE_RESTORE, writeBackup, type BackupInfo } from './engine/backup.js';
+import { assertSqliteFile, assertUnchanged, backupsFolder, copyDatabase, findBackup, listBackups, otherDatabaseOf, SAVED_BEFORE_RESTORE, writeBackup, type BackupInfo } from './engine/backup.js';
 import { replaceContents, RESTORED } from './engine/restore.js';
+import { formatBytes, type BackupBudget } from './engine/sizes.js';
 import { acquireLock, describeHolder, forceUnlock } from './engine/lock.js';
 import { parseDatabaseUrl, redactUrl } from './db/url.js';
 import { executeSteps, type ExecutionEvent, type StepResult } from './engine/executor.js';
@@ -111,6 +112,8 @@ export interface ProtectionOptions {
   backup?: boolean;
   /** How many backups to keep (default 10). */
   keepBackups?: number;
+  /** What all of the database's backups may take (default 5x the database). */
+  backupBudget?: BackupBudget;
   /** How long to wait for another runner's lock (default 60 s). */
   lockTimeoutMs?: number;
 }
@@ -118,7 +121,7 @@ export interface ProtectionOptions {
 export type RunnerEvent =
   | ExecutionEvent
   | { type: 'waiting'; holder: string | null; seconds: number }
-  | { type: 'backup'; path: string; ms: number }
+  | { type: 'backup'; path: string; ms: number; bytes: number; reused: boolean }
   | { type: 'note'; message: string };
 
 const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
@@ -151,11 +154,12 @@ async function backupBeforeChange(ctx: Context, db: Driver, revision: string, op
   );
   if (objects === 0) return null; // a new, empty database has nothing to lose
   const started = performance.now();
-  const info = await writeBackup(location.path, revision, options.keepBackups);
+  const info = await writeBackup(location.path, revision, { keep: options.keepBackups, budget: options.backupBudget });
   for (const partial of info.removedPartials ?? []) {
-    onEvent({ type: 'note', message: `Removed ${partial.file} (${(partial.bytes / 1e6).toFixed(1)} MB): a backup a killed run left half-written` });
+    const what = partial.file.endsWith('.partial') ? 'a backup a killed run left half-written' : 'the record of a backup that is gone';
+    onEvent({ type: 'note', message: `Removed ${partial.file} (${formatBytes(partial.bytes)}): ${what}` });
   }
-  onEvent({ type: 'backup', path: info.path, ms: performance.now() - started });
+  onEvent({ type: 'backup', path: info.path, ms: performance.now() - started, bytes: info.bytes, reused: info.reused === true });
   return info;
 }
 
@@ -173,12 +177,29 @@ async function migrate(direction: 'up' | 'down', options: MigrateOptions, onEven
       const label = (position: number) => revisionLabel(position, state.migrations);
       // Every file checked runnable before anything changes (the backup included).
       const planned = planSteps(plan, state);
+      // Only when there is something to do: an up with nothing to do stays as fast as `current`.
+      const damage = planned.length > 0 ? await damageFound(db) : null;
+      if (damage !== null) {
+        throw new MigrateError('CORRUPT', `PRAGMA quick_check finds ${redactUrl(ctx.url)} damaged: ${damage}; nothing was changed (restore a backup: npm run db -- backups)`);
+      }
       const backup = planned.length > 0 ? await backupBeforeChange(ctx, db, label(state.current), options, onEvent) : null;
       if (planned.length > 0) await preferWal(db, ctx.url);
       const steps = await executeSteps(db, planned, onEvent);
       return { direction, from: label(plan.from), to: label(plan.to), steps, backup };
     }),
   );
+}
+
+/**
+ * What `PRAGMA quick_check` finds wrong with the database, in one line (its first three findings), or null when
+ * nothing: a damaged file is never changed by a migration, whose backup would copy the damage.
+ */
+async function damageFound(db: Driver): Promise<string | null> {
+  const check = await db.all<{ quick_check: string }>('PRAGMA quick_check');
+  // One finding a line (SQLite gives them as rows, or as lines of one row), its '*** in database main ***' left out.
+  const damaged = check.flatMap((r) => r.quick_check.split('\n')).filter((line) => line !== 'ok' && !line.startsWith('***') && line.trim() !== '');
+  if (damaged.length === 0) return null;
+  return `${damaged.slice(0, 3).join('; ')}${damaged.length > 3 ? `; and ${damaged.length - 3} more` : ''}`;
 }
 
 /** `up [head|+N|rev]`: applies pending migrations up to and including the target. */
@@ -308,12 +329,8 @@ export async function status(options: RunnerOptions): Promise<StatusResult> {
     const state = await loadState(migrations, db);
     const problems: StatusResult['problems'] = [];
     // A damaged file is the first thing an operator must hear about; what it holds cannot be compared then.
-    const check = await db.all<{ quick_check: string }>('PRAGMA quick_check');
-    // One finding a line (SQLite gives them as rows, or as lines of one row), its '*** in database main ***' left out.
-    const damaged = check.flatMap((r) => r.quick_check.split('\n')).filter((line) => line !== 'ok' && !line.startsWith('***') && line.trim() !== '');
-    if (damaged.length > 0) {
-      problems.push({ kind: 'corrupt', message: `PRAGMA quick_check finds the file damaged: ${damaged.slice(0, 3).join('; ')}${damaged.length > 3 ? `; and ${damaged.length - 3} more` : ''} (restore a backup: npm run db -- backups)` });
-    }
+    const damage = await damageFound(db);
+    if (damage !== null) problems.push({ kind: 'corrupt', message: `PRAGMA quick_check finds the file damaged: ${damage} (restore a backup: npm run db -- backups)` });
     for (const entry of state.entries) {
       if (entry.modified) problems.push({ kind: 'modified', message: `${entry.migration.up.path} was edited after it was applied (hash ${entry.applied!.hash.slice(0, 12)} recorded, ${entry.migration.hash.slice(0, 12)} now)` });
     }
@@ -328,7 +345,7 @@ export async function status(options: RunnerOptions): Promise<StatusResult> {
     for (const m of state.migrations.filter((m) => m.down === null)) {
       problems.push({ kind: 'missing-down', message: `${m.downPath} is missing: 'down' cannot revert ${m.tag} (write it with 'write-down')` });
     }
-    if (state.unknownApplied.length === 0 && damaged.length === 0) {
+    if (state.unknownApplied.length === 0 && damage === null) {
       const expected = await schemaAtApplied(state);
       const drift = compareSchemas(expected, await introspect(db), { expected: 'the applied migrations', actual: 'the database' });
       for (const difference of drift) problems.push({ kind: 'drift', message: difference });
@@ -425,6 +442,7 @@ export async function restore(options: RunnerOptions & ProtectionOptions & { fro
       `${chosen.file} is a backup of ${basename(other)}, not of ${basename(path)}: restore it with --url pointing at ${basename(other)}, or pass --from ${other} to put its data here anyway; nothing was changed`,
     );
   }
+  assertUnchanged(chosen);
   assertSqliteFile(chosen.path);
   const revisionOf = (db: Driver) =>
     Promise.resolve()
@@ -456,7 +474,8 @@ export async function restore(options: RunnerOptions & ProtectionOptions & { fro
           );
         }
         try {
-          const saved = await writeBackup(path, `${before}${SAVED_BEFORE_RESTORE}`, Math.max(options.keepBackups ?? 10, 2));
+          // No budget: old backups never stop a recovery.
+          const saved = await writeBackup(path, `${before}${SAVED_BEFORE_RESTORE}`, { keep: Math.max(options.keepBackups ?? 10, 2), budget: null });
           await replaceContents(db);
           await db.exec('COMMIT');
           return { restored: chosen, saved, revision: await revisionOf(db) };

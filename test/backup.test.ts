@@ -129,10 +129,18 @@ describe('backups and restore', () => {
       db = retries.open('app.db');
       db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) INSERT INTO items (sku) SELECT 'u' || i FROM n`);
       db.close();
-      for (let i = 0; i < 6; i++) assert.equal((await retries.migrate(['up', '--keep-backups', '3'], env)).code, 1, 'the broken migration fails');
+      const outputs: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const retry = await retries.migrate(['up', '--keep-backups', '3'], env);
+        assert.equal(retry.code, 1, 'the broken migration fails');
+        outputs.push(retry.stdout);
+      }
       const files = readdirSync(retries.path('backups')).filter((f) => f.endsWith('.db'));
       assert.ok(files.includes(beforeGood), `the backup from before the last good change is kept: ${files.join(', ')}`);
-      assert.equal(files.length, 4, 'the newest 3 of the retries, and that one');
+      // The retries change nothing: the first takes a backup, the others find it holds the same state.
+      assert.equal(files.length, 2, `that one and one backup of the retries' state: ${files.join(', ')}`);
+      assert.match(outputs[0]!, /^Backed up to backups\/\S+ \(/m);
+      for (const output of outputs.slice(1)) assert.match(output, /^Backed up: backups\/\S+ already holds this state \(same revision, same content digest\), not written again/m);
     } finally {
       retries.cleanup();
     }

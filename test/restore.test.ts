@@ -4,7 +4,7 @@
 // finished restore into a failure.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -226,8 +226,8 @@ describe('backups belong to one database', () => {
       assert.deepEqual([...emailsIn(paths.db)], ['db@x'], "bot.db's own backup came back");
 
       // Rotation of bot.db's backups never touches bot.sqlite's.
-      for (let i = 0; i < 3; i++) await writeBackup(paths.db, '0001_password_reset_token_index', 1);
-      assert.equal(readdirSync(project.path('data', 'backups')).filter((f) => f.startsWith('bot.db.')).length, 1, 'bot.db keeps 1');
+      for (let i = 0; i < 3; i++) await writeBackup(paths.db, '0001_password_reset_token_index', { keep: 1 });
+      assert.equal(readdirSync(project.path('data', 'backups')).filter((f) => f.startsWith('bot.db.') && f.endsWith('.db')).length, 1, 'bot.db keeps 1');
       assert.ok(readdirSync(project.path('data', 'backups')).includes(newest.file), "bot.sqlite's backup is still there");
 
       // bot.sqlite's backup into bot.db: refused, then allowed with --from.
@@ -276,7 +276,7 @@ describe('half-written backups', () => {
 
 
 describe('status on a damaged file', () => {
-  it('reports [corrupt] from PRAGMA quick_check and exits 1 (it said "Problems: none")', async () => {
+  it('reports [corrupt] from PRAGMA quick_check and exits 1 (it said "Problems: none"); down refuses it, changing nothing', async () => {
     const project = makeProject();
     try {
       assertExit(await project.migrate(['up']), 0, 'up');
@@ -294,6 +294,23 @@ describe('status on a damaged file', () => {
       const status = await project.migrate(['status']);
       assertExit(status, 1, 'status on a damaged file');
       assert.match(status.stdout, /\[corrupt\] PRAGMA quick_check finds the file damaged: .+ \(restore a backup: npm run db -- backups\)/);
+
+      // down (and up) with work to do refuse before anything changes: no step, no backup of the damage.
+      const damagedPage = () => readFileSync(path).subarray((page - 1) * pageSize, page * pageSize);
+      const pageBefore = damagedPage();
+      const applied = () => {
+        const check = new Database(path, { readonly: true });
+        try { return check.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get(); } finally { check.close(); }
+      };
+      const appliedBefore = applied();
+      const down = await project.migrate(['down', '-1']);
+      assertExit(down, 1, 'down -1 on a damaged file');
+      assert.match(down.stderr.trim(), /^error: PRAGMA quick_check finds file:\S+ damaged: .+; nothing was changed \(restore a backup: npm run db -- backups\)$/);
+      assert.equal(applied(), appliedBefore, 'no migration was reverted');
+      assert.ok(damagedPage().equals(pageBefore), 'the damaged page is as it was');
+      assert.ok(!existsSync(project.path('data', 'backups')), 'no backup of the damaged file was written');
+      // An up with nothing to do reads no table pages, so it does not run the check and succeeds as `current` would.
+      assertExit(await project.migrate(['up']), 0, 'up with nothing to do');
     } finally {
       project.cleanup();
     }

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { MigrateError } from '../engine/errors.js';
+import { parseBudget, type BackupBudget } from '../engine/sizes.js';
 import type { RunnerEvent } from '../runner.js';
 import * as runner from '../runner.js';
 import type { WrittenDownFile } from '../generate.js';
@@ -102,7 +103,8 @@ function buildProgram(io: Io): Command {
   const safetyOptions = (command: Command) =>
     command
       .option('--no-backup', 'do not back up the database file first')
-      .option('--keep-backups <n>', 'how many backups of the database to keep', '10')
+      .option('--keep-backups <n>', 'how many backups of the database to keep, beyond the newest of each revision', '10')
+      .option('--max-backup-size <size>', "what all of the database's backups may take: 2GB, 500MB, or 3x the database's size (default: 5x the database, at least 1 GB)")
       .option('--allow-modified', 'run even though an applied migration file was edited since it was applied')
       .option('--allow-out-of-order', 'apply pending migrations that sort before the current revision')
       .option('--sql', 'print the SQL it would run (transactions, pragmas, bookkeeping rows) instead of running it; changes nothing');
@@ -227,7 +229,8 @@ function buildProgram(io: Io): Command {
     .option('--to <revision>', "the revision whose schema to adopt into", 'head')
     .option('--dry-run', 'print the plan (tables, columns, conversions, refusals, row counts) and change nothing')
     .option('--no-backup', 'do not back up the database file first')
-    .option('--keep-backups <n>', 'how many backups of the database to keep', '10')
+    .option('--keep-backups <n>', 'how many backups of the database to keep, beyond the newest of each revision', '10')
+    .option('--max-backup-size <size>', "what all of the database's backups may take: 2GB, 500MB, or 3x the database's size (default: 5x the database, at least 1 GB)")
     .addHelpText(
       'after',
       '\nExample (the Python app\'s database):\n  npm run db -- adopt --dry-run --rename-column users.hashed_password=password_hash --drop-column users.is_active\n  npm run db -- adopt --rename-column users.hashed_password=password_hash --drop-column users.is_active',
@@ -314,13 +317,16 @@ function collect(value: string, previous: string[]): string[] {
 interface ProtectionFlags {
   backup?: boolean;
   keepBackups?: string;
+  maxBackupSize?: string;
 }
 
-/** `--no-backup` and `--keep-backups N` as the runner's options. */
-function protection(flags: ProtectionFlags): { backup: boolean; keepBackups: number } {
+/** `--no-backup`, `--keep-backups N` and `--max-backup-size` as the runner's options. */
+function protection(flags: ProtectionFlags): { backup: boolean; keepBackups: number; backupBudget?: BackupBudget } {
   const keep = Number(flags.keepBackups ?? '10');
   if (!Number.isInteger(keep) || keep < 1) throw new MigrateError('BAD_TARGET', `--keep-backups must be a whole number of at least 1, not '${flags.keepBackups}'`);
-  return { backup: flags.backup !== false, keepBackups: keep };
+  const budget = flags.maxBackupSize === undefined ? undefined : parseBudget(flags.maxBackupSize);
+  if (budget === null) throw new MigrateError('BAD_TARGET', `--max-backup-size must be a size (2GB, 500MB, 1000000) or a multiple of the database's size of at least 1 (5x), not '${flags.maxBackupSize}'`);
+  return { backup: flags.backup !== false, keepBackups: keep, ...(budget ? { backupBudget: budget } : {}) };
 }
 
 function failOnDownProblems(files: WrittenDownFile[]): void {

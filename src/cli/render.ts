@@ -1,5 +1,6 @@
 import { isAbsolute, relative } from 'node:path';
-import type { BackupInfo } from '../engine/backup.js';
+import { SAVED_BEFORE_RESTORE, type BackupInfo } from '../engine/backup.js';
+import { formatBytes } from '../engine/sizes.js';
 import type { AdoptResult } from '../adopt.js';
 import type { GenerateResult, WrittenDownFile } from '../generate.js';
 import type { RestoreResult, RunnerEvent, StatusResult, CurrentResult, HistoryResult, MigrateResult, ShowResult, StampResult } from '../runner.js';
@@ -25,7 +26,11 @@ export function renderEvent(event: RunnerEvent, write: (text: string) => void, w
       );
       break;
     case 'backup':
-      write(`Backed up to ${shortPath(event.path)} (${formatMs(event.ms)})\n`);
+      write(
+        event.reused
+          ? `Backed up: ${shortPath(event.path)} already holds this state (same revision, same content digest), not written again (${formatMs(event.ms)})\n`
+          : `Backed up to ${shortPath(event.path)} (${formatBytes(event.bytes)}, ${formatMs(event.ms)})\n`,
+      );
       break;
     case 'note':
       write(`${event.message}\n`);
@@ -139,7 +144,15 @@ export function renderStatus(result: StatusResult): string {
 
 export function renderBackups(result: { folder: string; backups: BackupInfo[] }): string {
   if (result.backups.length === 0) return `No backups in ${shortPath(result.folder)}.`;
-  return [`Backups in ${shortPath(result.folder)}, newest first:`, ...result.backups.map((b) => `  ${b.file}  ${b.takenAt}  at ${b.revision}  ${(b.bytes / 1024).toFixed(0)} KiB`)].join('\n');
+  const total = result.backups.reduce((sum, b) => sum + b.bytes, 0);
+  return [
+    `Backups in ${shortPath(result.folder)}, newest first (${result.backups.length}, ${formatBytes(total)}):`,
+    ...result.backups.map((b) => {
+      const kind = b.revision.endsWith(SAVED_BEFORE_RESTORE) ? `saved before a restore, at ${b.revision.slice(0, -SAVED_BEFORE_RESTORE.length)}` : `at ${b.revision}`;
+      const of = b.record ? `of ${shortPath(b.record.database)}, sha256 ${b.record.sha256.slice(0, 12)}` : b.legacy ? 'named by the stem only: may be of another database of that stem' : 'no record (taken before backups had one)';
+      return `  ${b.file}  ${b.takenAt}  ${kind}  ${formatBytes(b.bytes)}  ${of}`;
+    }),
+  ].join('\n');
 }
 
 export function renderRestore(result: RestoreResult): string {
