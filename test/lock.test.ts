@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { openDatabase } from '../src/db/open.js';
 import { MigrateError } from '../src/engine/errors.js';
 import { acquireLock, CREATE_LOCK_TABLE } from '../src/engine/lock.js';
+import { upgrade } from '../src/runner.js';
 import { appliedRows, makeProject, tableNames, type TempProject } from './helpers/project.js';
 import { writeMigrations } from './helpers/migrations.js';
 
@@ -168,6 +169,43 @@ describe('a lock whose heartbeat stopped (a hung runner, its pid alive)', () => 
 });
 
 describe('the heartbeat', () => {
+  it('up refreshes the lock with every step it commits', async () => {
+    const project = makeProject({ withMigrations: false });
+    try {
+      const tags = writeMigrations(
+        project.path('drizzle'),
+        ['a', 'b', 'c'].map((t) => ({ name: `create_${t}`, up: [`CREATE TABLE ${t} (id INTEGER PRIMARY KEY)`], down: [`DROP TABLE ${t}`] })),
+      );
+      const file = project.path('heartbeat.db');
+      const other = new Database(file);
+      const lockRow = () => other.prepare('SELECT owner, expires_at FROM __migrate_lock WHERE id = 1').get() as { owner: string; expires_at: number };
+      const seen: { tag: string; expiresAt: number; owner: string; at: number }[] = [];
+      let owner: string | undefined;
+      try {
+        await upgrade({ url: `file:${file}`, migrationsFolder: project.path('drizzle'), backup: false }, (event) => {
+          if (event.type === 'start') {
+            // Between steps the runner holds no transaction: age its heartbeat from outside, as hours going by would.
+            owner ??= lockRow().owner;
+            other.prepare('UPDATE __migrate_lock SET expires_at = 0 WHERE id = 1').run();
+          }
+          if (event.type === 'finish') {
+            const row = lockRow();
+            seen.push({ tag: event.tag, owner: row.owner, expiresAt: row.expires_at, at: Date.now() });
+          }
+        });
+      } finally {
+        other.close();
+      }
+      assert.deepEqual(seen.map((s) => s.tag), tags);
+      for (const s of seen) {
+        assert.equal(s.owner, owner, 'still the same runner');
+        assert.ok(s.expiresAt > s.at + 3_000_000, `${s.tag} committed a fresh expiry (about an hour ahead), not ${s.expiresAt}`);
+      }
+    } finally {
+      project.cleanup();
+    }
+  });
+
   it('refresh() on a lock another runner took over throws one line naming it', async () => {
     const project = makeProject({ withMigrations: false });
     const file = project.path('taken.db');
