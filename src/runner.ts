@@ -12,7 +12,7 @@ import { MigrateError } from './engine/errors.js';
 import { assertSqliteFile, assertUnchanged, backupsFolder, copyDatabase, findBackup, listBackups, otherDatabaseOf, SAVED_BEFORE_RESTORE, writeBackup, type BackupInfo } from './engine/backup.js';
 import { replaceContents, RESTORED } from './engine/restore.js';
 import { formatBytes, type BackupBudget } from './engine/sizes.js';
-import { acquireLock, describeHolder, forceUnlock } from './engine/lock.js';
+import { acquireLock, describeHolder, forceUnlock, type HeldLock } from './engine/lock.js';
 import { parseDatabaseUrl, redactUrl } from './db/url.js';
 import { executeSteps, type ExecutionEvent, type StepResult } from './engine/executor.js';
 import { planSteps } from './engine/steps.js';
@@ -126,15 +126,18 @@ export type RunnerEvent =
 
 const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 
-/** Runs `fn` holding the runner's lock on the database, so that one runner at a time changes it. */
-async function withLock<T>(db: Driver, command: string, options: ProtectionOptions, onEvent: (event: RunnerEvent) => void, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` holding the runner's lock on the database, so that one runner at a time changes it. `fn` refreshes the
+ * lock at its boundaries (before and after a backup, with each write), so a long run never looks hung.
+ */
+async function withLock<T>(db: Driver, command: string, options: ProtectionOptions, onEvent: (event: RunnerEvent) => void, fn: (lock: HeldLock) => Promise<T>): Promise<T> {
   const lock = await acquireLock(db, {
     command,
     timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
     onWait: (holder, waitedMs) => onEvent({ type: 'waiting', holder: holder ? describeHolder(holder) : null, seconds: Math.round(waitedMs / 1000) }),
   });
   try {
-    return await fn();
+    return await fn(lock);
   } finally {
     // A lock that cannot be released (the connection failed) is found stale by its dead pid later.
     await lock.release().catch(() => {});
@@ -170,7 +173,7 @@ async function migrate(direction: 'up' | 'down', options: MigrateOptions, onEven
   const target = direction === 'up' ? parseUpTarget(options.target) : parseDownTarget(options.target);
   const migrations = loadMigrations(ctx.folder);
   return withDatabase(ctx, false, (db) =>
-    withLock(db, `${direction} ${options.target ?? ''}`.trim(), options, onEvent, async () => {
+    withLock(db, `${direction} ${options.target ?? ''}`.trim(), options, onEvent, async (lock) => {
       // Planned under the lock: a runner that waited finds what the one before it applied.
       const state = await loadState(migrations, db);
       const plan = direction === 'up' ? planUp(state, target, options) : planDown(state, target, options);
@@ -182,9 +185,17 @@ async function migrate(direction: 'up' | 'down', options: MigrateOptions, onEven
       if (damage !== null) {
         throw new MigrateError('CORRUPT', `PRAGMA quick_check finds ${redactUrl(ctx.url)} damaged: ${damage}; nothing was changed (restore a backup: npm run db -- backups)`);
       }
-      const backup = planned.length > 0 ? await backupBeforeChange(ctx, db, label(state.current), options, onEvent) : null;
-      if (planned.length > 0) await preferWal(db, ctx.url);
-      const steps = await executeSteps(db, planned, onEvent);
+      let backup: BackupInfo | null = null;
+      if (planned.length > 0) {
+        // The backup of a large file can take long, and no write lock keeps others out meanwhile.
+        await lock.refresh();
+        backup = await backupBeforeChange(ctx, db, label(state.current), options, onEvent);
+        await lock.refresh();
+        await preferWal(db, ctx.url);
+      }
+      // Each step refreshes the lock in the step's transaction: its expiry is fresh the moment the step commits, however
+      // long the step took, and a lock lost meanwhile rolls the step back.
+      const steps = await executeSteps(db, planned, onEvent, { beforeCommit: (tx) => lock.refresh(tx) });
       return { direction, from: label(plan.from), to: label(plan.to), steps, backup };
     }),
   );
@@ -383,7 +394,7 @@ export interface StampResult {
 export async function stamp(options: RunnerOptions & ProtectionOptions & { revision: string; force?: boolean }): Promise<StampResult> {
   const ctx = context(options);
   const migrations = loadMigrations(ctx.folder);
-  return withDatabase(ctx, false, (db) => withLock(db, `stamp ${options.revision}`, options, () => {}, async () => {
+  return withDatabase(ctx, false, (db) => withLock(db, `stamp ${options.revision}`, options, () => {}, async (lock) => {
     const state = await loadState(migrations, db);
     const position = resolveRevision(options.revision, state.migrations);
     const expected = await schemaAt(state.migrations, position);
@@ -398,6 +409,8 @@ export async function stamp(options: RunnerOptions & ProtectionOptions & { revis
       );
     }
     await db.transaction(async (tx) => {
+      // Comparing the schemas can take a while: the lock is checked ours, and refreshed, with the write.
+      await lock.refresh(tx);
       await tx.exec(CREATE_MIGRATIONS_TABLE);
       await tx.exec('DELETE FROM "__drizzle_migrations"');
       for (const m of state.migrations.slice(0, position + 1)) await recordApplied(tx, { hash: m.hash, createdAt: m.when });
@@ -456,7 +469,7 @@ export async function restore(options: RunnerOptions & ProtectionOptions & { fro
     // Every wait for another connection's write lock (the runner's lock row, then the restore's transaction) is
     // bounded by --lock-timeout.
     await db.exec(`PRAGMA busy_timeout = ${Math.round(waitMs)}`);
-    return withLock(db, `restore ${chosen.file}`, options, () => {}, async () => {
+    return withLock(db, `restore ${chosen.file}`, options, () => {}, async (lock) => {
       const before = await revisionOf(db);
       // ATTACH cannot run inside a transaction; foreign keys cannot be switched inside one.
       await db.run(`ATTACH DATABASE ? AS ${RESTORED}`, [chosen.path]);
@@ -474,6 +487,8 @@ export async function restore(options: RunnerOptions & ProtectionOptions & { fro
           );
         }
         try {
+          // Checked ours (and refreshed) under the write lock, before the copy saved first and the restore.
+          await lock.refresh(db);
           // No budget: old backups never stop a recovery.
           const saved = await writeBackup(path, `${before}${SAVED_BEFORE_RESTORE}`, { keep: Math.max(options.keepBackups ?? 10, 2), budget: null });
           await replaceContents(db);

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
+import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
-import { CREATE_LOCK_TABLE } from '../src/engine/lock.js';
+import { openDatabase } from '../src/db/open.js';
+import { MigrateError } from '../src/engine/errors.js';
+import { acquireLock, CREATE_LOCK_TABLE } from '../src/engine/lock.js';
+import { upgrade } from '../src/runner.js';
 import { appliedRows, makeProject, tableNames, type TempProject } from './helpers/project.js';
 import { writeMigrations } from './helpers/migrations.js';
 
@@ -126,6 +130,106 @@ describe('a wait for the lock says so every few seconds', () => {
       );
       assert.match(waits[0]!, new RegExp(`held by pid ${process.pid} on .* \\(up head, since `));
     } finally {
+      project.cleanup();
+    }
+  });
+});
+
+describe('a lock whose heartbeat stopped (a hung runner, its pid alive)', () => {
+  it('is taken over once its expiry has passed, and waited for while it has not', async () => {
+    const project = makeProject();
+    // A live process that started before the lock was taken: neither the pid rule nor the start-time rule sees it gone.
+    const hung = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      assert.equal((await project.migrate(['up', '0000'])).code, 0);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const holdLock = (expiresAt: number) => {
+        const db = project.open();
+        db.exec(CREATE_LOCK_TABLE);
+        db.prepare('INSERT OR REPLACE INTO __migrate_lock (id, owner, pid, host, command, acquired_at, expires_at) VALUES (1, ?, ?, ?, ?, ?, ?)').run('hung-runner', hung.pid, hostname(), 'up head', Date.now(), expiresAt);
+        db.close();
+      };
+
+      holdLock(Date.now() + 3_600_000);
+      const waited = await project.migrate(['up', '--lock-timeout', '0.5']);
+      assert.equal(waited.code, 1, waited.stdout);
+      assert.match(waited.stderr, new RegExp(`^error: another migration runner holds the lock: pid ${hung.pid} on ${hostname()} \\(up head`, 'm'));
+
+      holdLock(Date.now() - 1000);
+      const started = performance.now();
+      const takenOver = await project.migrate(['up', '--lock-timeout', '5']);
+      assert.equal(takenOver.code, 0, takenOver.stderr);
+      assert.ok(performance.now() - started < 4500, 'it did not wait for the timeout');
+      assert.match(takenOver.stdout, /0001_password_reset_token_index/);
+    } finally {
+      hung.kill();
+      project.cleanup();
+    }
+  });
+});
+
+describe('the heartbeat', () => {
+  it('up refreshes the lock with every step it commits', async () => {
+    const project = makeProject({ withMigrations: false });
+    try {
+      const tags = writeMigrations(
+        project.path('drizzle'),
+        ['a', 'b', 'c'].map((t) => ({ name: `create_${t}`, up: [`CREATE TABLE ${t} (id INTEGER PRIMARY KEY)`], down: [`DROP TABLE ${t}`] })),
+      );
+      const file = project.path('heartbeat.db');
+      const other = new Database(file);
+      const lockRow = () => other.prepare('SELECT owner, expires_at FROM __migrate_lock WHERE id = 1').get() as { owner: string; expires_at: number };
+      const seen: { tag: string; expiresAt: number; owner: string; at: number }[] = [];
+      let owner: string | undefined;
+      try {
+        await upgrade({ url: `file:${file}`, migrationsFolder: project.path('drizzle'), backup: false }, (event) => {
+          if (event.type === 'start') {
+            // Between steps the runner holds no transaction: age its heartbeat from outside, as hours going by would.
+            owner ??= lockRow().owner;
+            other.prepare('UPDATE __migrate_lock SET expires_at = 0 WHERE id = 1').run();
+          }
+          if (event.type === 'finish') {
+            const row = lockRow();
+            seen.push({ tag: event.tag, owner: row.owner, expiresAt: row.expires_at, at: Date.now() });
+          }
+        });
+      } finally {
+        other.close();
+      }
+      assert.deepEqual(seen.map((s) => s.tag), tags);
+      for (const s of seen) {
+        assert.equal(s.owner, owner, 'still the same runner');
+        assert.ok(s.expiresAt > s.at + 3_000_000, `${s.tag} committed a fresh expiry (about an hour ahead), not ${s.expiresAt}`);
+      }
+    } finally {
+      project.cleanup();
+    }
+  });
+
+  it('refresh() on a lock another runner took over throws one line naming it', async () => {
+    const project = makeProject({ withMigrations: false });
+    const file = project.path('taken.db');
+    const db = await openDatabase(`file:${file}`);
+    try {
+      const lock = await acquireLock(db, { command: 'up head', timeoutMs: 1000 });
+      await lock.refresh();
+      const other = new Database(file);
+      other.prepare('UPDATE __migrate_lock SET owner = ?, pid = ?, host = ?, command = ? WHERE id = 1').run('newcomer', 4242, 'web-2', 'down -1');
+      other.close();
+      await assert.rejects(lock.refresh(), (error: unknown) => {
+        assert.ok(error instanceof MigrateError);
+        assert.equal(error.code, 'LOCKED');
+        assert.doesNotMatch(error.message, /\n/);
+        assert.match(error.message, /lost the migration lock: it was taken over by pid 4242 on web-2 \(down -1, since .*\); nothing further will be run$/);
+        return true;
+      });
+      // The newcomer's lock is left as it is.
+      await lock.release();
+      const check = new Database(file);
+      assert.deepEqual(check.prepare('SELECT owner FROM __migrate_lock').all(), [{ owner: 'newcomer' }]);
+      check.close();
+    } finally {
+      await db.close();
       project.cleanup();
     }
   });

@@ -21,11 +21,19 @@ export interface StepResult {
   ms: number;
 }
 
+export interface ExecutionHooks {
+  /**
+   * Runs in each step's transaction after its statements and bookkeeping, just before it commits; a throw rolls the
+   * step back and stops the run (the runner refreshes its lock here, so the refresh commits with the step).
+   */
+  beforeCommit?: (tx: Queryable) => Promise<void>;
+}
+
 /**
  * Runs the steps of a plan, each migration through the one procedure (applyFile) together with its bookkeeping
  * row: foreign keys off outside its transaction, its statements, the foreign-key check, the row, commit.
  */
-export async function executeSteps(db: Driver, steps: readonly Step[], onEvent: (event: ExecutionEvent) => void = () => {}): Promise<StepResult[]> {
+export async function executeSteps(db: Driver, steps: readonly Step[], onEvent: (event: ExecutionEvent) => void = () => {}, hooks: ExecutionHooks = {}): Promise<StepResult[]> {
   const results: StepResult[] = [];
   const foreignKeys = await ForeignKeyGuard.of(db);
   for (const step of steps) {
@@ -34,7 +42,10 @@ export async function executeSteps(db: Driver, steps: readonly Step[], onEvent: 
     onEvent({ type: 'start', direction, tag: migration.tag, from, to });
     const started = performance.now();
     try {
-      const outcome = await runExplained(db, () => applyFile(db, step.file, foreignKeys, (tx) => keepBooks(tx, step.bookkeeping)));
+      const outcome = await runExplained(db, () => applyFile(db, step.file, foreignKeys, async (tx) => {
+        await keepBooks(tx, step.bookkeeping);
+        await hooks.beforeCommit?.(tx);
+      }));
       if (outcome.preexisting.length > 0) {
         onEvent({
           type: 'warning',

@@ -32,7 +32,7 @@ export interface LockOptions {
   command: string;
   /** How long to wait for another runner before giving up. */
   timeoutMs: number;
-  /** After this long a lock from another host counts as abandoned (same host: the holder's pid is checked). */
+  /** How long a lock counts as held after it was taken or last refreshed; a holder that stops refreshing it is taken over then. */
   staleAfterMs?: number;
   /**
    * Called when the wait starts, when the holder changes, and every WAIT_REPORT_MS while it lasts, with how long it
@@ -42,6 +42,12 @@ export interface LockOptions {
 }
 
 export interface HeldLock {
+  /**
+   * Moves the lock's expiry to now + staleAfterMs, so that a long run is never taken for a hung one. In a
+   * transaction of its own, or in `tx` when given (a step's, so that the refresh commits with it). Throws LOCKED
+   * when the lock is no longer ours: another runner took it over, or `unlock` removed it.
+   */
+  refresh(tx?: Queryable): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -82,17 +88,16 @@ export function processStartedAt(pid: number): number | null {
 const START_TIME_SLACK_MS = 2000;
 
 /**
- * A lock left by a killed process must not block forever. On this host the holder is gone when its pid is, or
- * when the pid now belongs to a process started after the lock was taken (a container restarted: the app is pid 1
- * again, and pid 1 is alive). On another host, when the lock has expired.
+ * A lock left by a killed or hung process must not block forever: it is stale when its heartbeat (`expires_at`,
+ * refreshed by a running runner at every step) has expired, and on this host also as soon as its pid is gone or
+ * belongs to a process started after the lock was taken (a container restarted: the app is pid 1 again).
  */
 export function isStale(holder: LockHolder, now: number, host = hostname()): boolean {
-  if (holder.host === host) {
-    if (!isAlive(holder.pid)) return true;
-    const started = processStartedAt(holder.pid);
-    return started !== null && started > holder.acquired_at + START_TIME_SLACK_MS;
-  }
-  return now > holder.expires_at;
+  if (now > holder.expires_at) return true;
+  if (holder.host !== host) return false;
+  if (!isAlive(holder.pid)) return true;
+  const started = processStartedAt(holder.pid);
+  return started !== null && started > holder.acquired_at + START_TIME_SLACK_MS;
 }
 
 export function describeHolder(holder: LockHolder): string {
@@ -136,7 +141,12 @@ export async function acquireLock(db: Driver, options: LockOptions): Promise<Hel
         ]);
         return null;
       });
-      if (taken === null) return { release: () => db.transaction((tx) => releaseLock(tx, owner)) };
+      if (taken === null) {
+        return {
+          refresh: (tx) => (tx ? refreshLock(tx, owner, staleAfterMs) : db.transaction((own) => refreshLock(own, owner, staleAfterMs))),
+          release: () => db.transaction((tx) => releaseLock(tx, owner)),
+        };
+      }
       if (!lastHolder || lastHolder.owner !== taken.owner || Date.now() - reportedAt >= WAIT_REPORT_MS) report(taken);
       lastHolder = taken;
       busyOnly = false;
@@ -160,6 +170,33 @@ export async function acquireLock(db: Driver, options: LockOptions): Promise<Hel
   }
 }
 
+/** Moves our row's expiry on, or throws when the row is no longer ours. */
+async function refreshLock(tx: Queryable, owner: string, staleAfterMs: number): Promise<void> {
+  let refreshed: unknown[];
+  try {
+    refreshed = await tx.all(`UPDATE ${table} SET expires_at = ? WHERE id = 1 AND owner = ? RETURNING owner`, [Date.now() + staleAfterMs, owner]);
+  } catch (error) {
+    if (!/no such table/i.test(String((error as Error).message))) throw error;
+    refreshed = [];
+  }
+  if (refreshed.length > 0) return;
+  const holder = await readHolder(tx);
+  throw new MigrateError(
+    'LOCKED',
+    holder
+      ? `this runner lost the migration lock: it was taken over by ${describeHolder(holder)}; nothing further will be run`
+      : `this runner lost the migration lock: it was removed (by 'unlock'?) and nobody holds it now; nothing further will be run`,
+  );
+}
+
+/** The lock's row, or null when nobody holds it (no row, or no table). */
+async function readHolder(db: Queryable): Promise<LockHolder | null> {
+  const exists = await db.all(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`, [LOCK_TABLE]);
+  if (exists.length === 0) return null;
+  const [holder] = await db.all<LockHolder>(`SELECT owner, pid, host, command, acquired_at, expires_at FROM ${table} WHERE id = 1`);
+  return holder ?? null;
+}
+
 /** Deletes our row, and the table with it when nobody else holds it, so a finished run leaves no trace. */
 async function releaseLock(db: Queryable, owner: string): Promise<void> {
   await db.run(`DELETE FROM ${table} WHERE id = 1 AND owner = ?`, [owner]);
@@ -169,11 +206,9 @@ async function releaseLock(db: Queryable, owner: string): Promise<void> {
 
 /** Removes the lock whoever holds it: for a lock left by a process on another host that is known to be gone. */
 export async function forceUnlock(db: Queryable): Promise<LockHolder | null> {
-  const exists = await db.all(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`, [LOCK_TABLE]);
-  if (exists.length === 0) return null;
-  const [holder] = await db.all<LockHolder>(`SELECT owner, pid, host, command, acquired_at, expires_at FROM ${table} WHERE id = 1`);
-  await db.run(`DELETE FROM ${table} WHERE id = 1`);
-  return holder ?? null;
+  const holder = await readHolder(db);
+  if (holder) await db.run(`DELETE FROM ${table} WHERE id = 1`);
+  return holder;
 }
 
 /** Removes the lock from a copy of the database (a backup must not carry the lock of the run that made it). */
