@@ -12,7 +12,7 @@ import { MigrateError } from './engine/errors.js';
 import { assertSqliteFile, assertUnchanged, backupsFolder, copyDatabase, findBackup, listBackups, otherDatabaseOf, SAVED_BEFORE_RESTORE, writeBackup, type BackupInfo } from './engine/backup.js';
 import { replaceContents, RESTORED } from './engine/restore.js';
 import { formatBytes, type BackupBudget } from './engine/sizes.js';
-import { acquireLock, describeHolder, forceUnlock, type HeldLock } from './engine/lock.js';
+import { acquireLock, describeBlocker, describeHolder, forceUnlock, isBusy, type HeldLock } from './engine/lock.js';
 import { parseDatabaseUrl, redactUrl } from './db/url.js';
 import { executeSteps, type ExecutionEvent, type StepResult } from './engine/executor.js';
 import { planSteps } from './engine/steps.js';
@@ -120,7 +120,7 @@ export interface ProtectionOptions {
 
 export type RunnerEvent =
   | ExecutionEvent
-  | { type: 'waiting'; holder: string | null; seconds: number }
+  | { type: 'waiting'; blocker: string; seconds: number }
   | { type: 'backup'; path: string; ms: number; bytes: number; reused: boolean }
   | { type: 'note'; message: string };
 
@@ -134,7 +134,7 @@ async function withLock<T>(db: Driver, command: string, options: ProtectionOptio
   const lock = await acquireLock(db, {
     command,
     timeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
-    onWait: (holder, waitedMs) => onEvent({ type: 'waiting', holder: holder ? describeHolder(holder) : null, seconds: Math.round(waitedMs / 1000) }),
+    onWait: (blocker, waitedMs) => onEvent({ type: 'waiting', blocker: describeBlocker(blocker), seconds: Math.round(waitedMs / 1000) }),
   });
   try {
     return await fn(lock);
@@ -391,10 +391,10 @@ export interface StampResult {
  * `stamp <rev>`: records the database as being at `rev` without running its SQL (to adopt a database
  * made elsewhere). Refuses when the live schema differs from what the migrations up to `rev` give.
  */
-export async function stamp(options: RunnerOptions & ProtectionOptions & { revision: string; force?: boolean }): Promise<StampResult> {
+export async function stamp(options: RunnerOptions & ProtectionOptions & { revision: string; force?: boolean }, onEvent: (event: RunnerEvent) => void = () => {}): Promise<StampResult> {
   const ctx = context(options);
   const migrations = loadMigrations(ctx.folder);
-  return withDatabase(ctx, false, (db) => withLock(db, `stamp ${options.revision}`, options, () => {}, async (lock) => {
+  return withDatabase(ctx, false, (db) => withLock(db, `stamp ${options.revision}`, options, onEvent, async (lock) => {
     const state = await loadState(migrations, db);
     const position = resolveRevision(options.revision, state.migrations);
     const expected = await schemaAt(state.migrations, position);
@@ -443,7 +443,7 @@ export interface RestoreResult {
  * refuses while another connection is writing, checks the backup is a sound SQLite file, and first
  * backs up the database as it is (so a restore can be undone).
  */
-export async function restore(options: RunnerOptions & ProtectionOptions & { from: string; backupOf?: string }): Promise<RestoreResult> {
+export async function restore(options: RunnerOptions & ProtectionOptions & { from: string; backupOf?: string }, onEvent: (event: RunnerEvent) => void = () => {}): Promise<RestoreResult> {
   const ctx = context(options);
   const path = fileLocation(ctx, 'restore');
   const chosen = findBackup(path, options.from);
@@ -469,7 +469,7 @@ export async function restore(options: RunnerOptions & ProtectionOptions & { fro
     // Every wait for another connection's write lock (the runner's lock row, then the restore's transaction) is
     // bounded by --lock-timeout.
     await db.exec(`PRAGMA busy_timeout = ${Math.round(waitMs)}`);
-    return withLock(db, `restore ${chosen.file}`, options, () => {}, async (lock) => {
+    return withLock(db, `restore ${chosen.file}`, options, onEvent, async (lock) => {
       const before = await revisionOf(db);
       // ATTACH cannot run inside a transaction; foreign keys cannot be switched inside one.
       await db.run(`ATTACH DATABASE ? AS ${RESTORED}`, [chosen.path]);
@@ -496,7 +496,13 @@ export async function restore(options: RunnerOptions & ProtectionOptions & { fro
           return { restored: chosen, saved, revision: await revisionOf(db) };
         } catch (error) {
           await db.exec('ROLLBACK').catch(() => {});
-          throw error;
+          // Busy after BEGIN IMMEDIATE succeeded: the commit (or a cache spill) waited for readers, not for a writer.
+          if (!isBusy(error)) throw error;
+          throw new MigrateError(
+            'LOCKED',
+            `another connection keeps a read transaction open on ${path}, and in rollback-journal mode the restore's commit waits for every reader; waited ${Math.round(waitMs / 1000)} s (--lock-timeout) and restored nothing: end that reader (a long query, or a connection left inside BEGIN) and run restore again`,
+            { cause: error },
+          );
         }
       } finally {
         await db.exec(`DETACH DATABASE ${RESTORED}`).catch(() => {});

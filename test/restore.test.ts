@@ -100,9 +100,45 @@ describe('restore under a live app', () => {
       writer.stdin.end();
       await closed;
       assertExit(result, 1, 'restore during a write transaction');
-      assert.match(result.stderr.trim(), /^error: (the database is locked by another connection writing to it; gave up after 1\.\d s|another connection holds a write transaction open on .*bot\.db; waited 1 s \(--lock-timeout\) and restored nothing)/);
+      assert.match(result.stderr.trim().split('\n').at(-1)!, /^error: (the database is locked by another connection writing to it; gave up after 1\.\d s|another connection holds a write transaction open on .*bot\.db; waited 1 s \(--lock-timeout\) and restored nothing)/);
+      assert.match(result.stderr, /^Waiting for another connection's write transaction \.\.\. \(0 s\)$/m, 'the wait is reported as it starts, naming a writer');
       assert.ok(waited >= 1000 && waited < 4500, `it waited --lock-timeout, not longer (${Math.round(waited)} ms)`);
       assert.ok(emailsIn(path).has('pending@x'), 'the transaction it waited for committed afterwards, into the database as it was');
+    } finally {
+      project.cleanup();
+    }
+  });
+});
+
+describe('a long reader in rollback-journal mode', () => {
+  it('restore and down wait for it, then refuse naming a reader (not a writer), and change nothing', async () => {
+    const { project, path } = await projectWithBackup(10);
+    try {
+      const db = new Database(path);
+      db.pragma('journal_mode = DELETE'); // a database the app opened without WAL: every commit waits for readers
+      db.close();
+      const script = `
+        const db = new (require(${BETTER_SQLITE3}))(${JSON.stringify(path)});
+        db.exec('BEGIN');
+        db.prepare('SELECT count(*) FROM users').get();
+        process.stdout.write('reading\\n');
+        process.stdin.on('end', () => { db.exec('COMMIT'); db.close(); });
+        process.stdin.resume();`;
+      const reader = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const closed = new Promise((resolve) => reader.on('close', resolve));
+      await new Promise<void>((resolve) => reader.stdout.once('data', () => resolve()));
+      const before = readFileSync(path);
+      const restored = await project.migrate(['restore', 'latest', '--lock-timeout', '1']);
+      const down = await project.migrate(['down', '-1', '--lock-timeout', '1']);
+      reader.stdin.end();
+      await closed;
+      for (const [what, result] of [['restore latest', restored], ['down -1', down]] as const) {
+        assertExit(result, 1, `${what} under a long reader`);
+        assert.match(result.stderr, /^Waiting for another connection's read transaction \(in rollback-journal mode a commit waits for every reader\) \.\.\. \(0 s\)$/m, what);
+        assert.match(result.stderr.trim().split('\n').at(-1)!, /^error: another connection keeps a read transaction open on .*; (gave up|waited) .*(end that reader|end that reader: a long query)/, what);
+        assert.doesNotMatch(result.stderr, /writ(ing|er)/, `${what} does not blame a writer`);
+      }
+      assert.ok(readFileSync(path).equals(before), 'the database file is byte for byte as it was');
     } finally {
       project.cleanup();
     }

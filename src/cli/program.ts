@@ -175,7 +175,7 @@ function buildProgram(io: Io): Command {
     .option('--from <database>', "the database a backup named as another database's was taken of: restore it here anyway")
     .action(async (from: string, _opts: unknown, command: Command) => {
       const { options, where } = globals(command);
-      const result = await runner.restore({ ...where, from, backupOf: (options as { from?: string }).from });
+      const result = await runner.restore({ ...where, from, backupOf: (options as { from?: string }).from }, progress(options.json));
       print(options.json, result, render.renderRestore(result));
     });
 
@@ -215,7 +215,7 @@ function buildProgram(io: Io): Command {
     .action(async (revision: string, _opts: unknown, command: Command) => {
       const { options, where } = globals(command);
       const o = options as GlobalOptions & { force?: boolean };
-      const result = await runner.stamp({ ...where, revision, force: o.force });
+      const result = await runner.stamp({ ...where, revision, force: o.force }, progress(o.json));
       for (const difference of result.differences) io.err(`warning: ${difference}\n`);
       print(o.json, result, render.renderStamp(result));
     });

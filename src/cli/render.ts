@@ -19,11 +19,7 @@ export function formatMs(ms: number): string {
 export function renderEvent(event: RunnerEvent, write: (text: string) => void, warn: (line: string) => void): void {
   switch (event.type) {
     case 'waiting':
-      warn(
-        event.holder === null
-          ? `Waiting for another connection's write transaction to end ... (${event.seconds} s)`
-          : `Waiting for the migration lock held by ${event.holder} ... (${event.seconds} s)`,
-      );
+      warn(`Waiting for ${event.blocker} ... (${event.seconds} s)`);
       break;
     case 'backup':
       write(

@@ -35,10 +35,23 @@ export interface LockOptions {
   /** How long a lock counts as held after it was taken or last refreshed; a holder that stops refreshing it is taken over then. */
   staleAfterMs?: number;
   /**
-   * Called when the wait starts, when the holder changes, and every WAIT_REPORT_MS while it lasts, with how long it
-   * has waited; `holder` null: no runner holds the lock, another connection's write transaction keeps it out.
+   * Called when the wait starts, when the blocker changes, and every WAIT_REPORT_MS while it lasts, with how long it
+   * has waited.
    */
-  onWait?: (holder: LockHolder | null, waitedMs: number) => void;
+  onWait?: (blocker: LockBlocker, waitedMs: number) => void;
+}
+
+/**
+ * What keeps the lock out: another runner's row, or another connection's transaction. A writer's keeps out the
+ * BEGIN IMMEDIATE; in rollback-journal mode a reader's keeps out the commit (it needs every reader gone).
+ */
+export type LockBlocker = { kind: 'runner'; holder: LockHolder } | { kind: 'writer' } | { kind: 'reader' };
+
+export function describeBlocker(blocker: LockBlocker): string {
+  if (blocker.kind === 'runner') return `the migration lock held by ${describeHolder(blocker.holder)}`;
+  return blocker.kind === 'writer'
+    ? "another connection's write transaction"
+    : "another connection's read transaction (in rollback-journal mode a commit waits for every reader)";
 }
 
 export interface HeldLock {
@@ -53,6 +66,8 @@ export interface HeldLock {
 
 const DEFAULT_STALE_AFTER_MS = 60 * 60 * 1000;
 const POLL_MS = 100;
+/** How long one attempt waits for another connection's write (or, in rollback-journal mode, read) transaction. */
+const ATTEMPT_BUSY_MS = 250;
 /** How often a wait says that it is still waiting (a silent 19 s looks like a hang). */
 const WAIT_REPORT_MS = 5000;
 
@@ -104,7 +119,8 @@ export function describeHolder(holder: LockHolder): string {
   return `pid ${holder.pid} on ${holder.host} (${holder.command}, since ${new Date(holder.acquired_at).toISOString()})`;
 }
 
-function isBusy(error: unknown): boolean {
+/** SQLITE_BUSY (or LOCKED): another connection's lock kept this one out past the busy timeout. */
+export function isBusy(error: unknown): boolean {
   const code = (error as { code?: string }).code ?? '';
   return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || /database is locked/i.test(String((error as Error).message));
 }
@@ -114,19 +130,43 @@ function isBusy(error: unknown): boolean {
  * that only one process can take it. Waits (polling) up to `timeoutMs` while another live runner holds it.
  */
 export async function acquireLock(db: Driver, options: LockOptions): Promise<HeldLock> {
+  const busyTimeoutMs = await busyTimeoutOf(db);
+  try {
+    return await takeLock(db, options, busyTimeoutMs);
+  } finally {
+    if (busyTimeoutMs !== null) await db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  }
+}
+
+/** The connection's busy timeout, or null where the engine has none to set (a remote server). */
+async function busyTimeoutOf(db: Driver): Promise<number | null> {
+  try {
+    const [row] = await db.all<{ timeout: number }>('PRAGMA busy_timeout');
+    return typeof row?.timeout === 'number' ? row.timeout : null;
+  } catch {
+    return null;
+  }
+}
+
+async function takeLock(db: Driver, options: LockOptions, busyTimeoutMs: number | null): Promise<HeldLock> {
   const owner = randomUUID();
   const started = Date.now();
   const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
-  let lastHolder: LockHolder | undefined;
-  let busyOnly = false;
+  let blocker: LockBlocker | undefined;
   let reportedAt = -Infinity;
-  const report = (holder: LockHolder | null) => {
+  const report = (now: LockBlocker) => {
     reportedAt = Date.now();
-    options.onWait?.(holder, reportedAt - started);
+    options.onWait?.(now, reportedAt - started);
   };
   for (;;) {
+    // Set once BEGIN IMMEDIATE has succeeded: a busy error after it is the commit waiting for readers.
+    let began = false as boolean; // assigned in the callback, which the compiler's narrowing does not see
+    // Each attempt waits for another connection's transaction a short while only, so a long wait is reported as it
+    // goes (one busy wait of the whole --lock-timeout would say nothing until it gave up).
+    if (busyTimeoutMs !== null) await db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.min(ATTEMPT_BUSY_MS, options.timeoutMs - (Date.now() - started)))}`);
     try {
       const taken = await db.transaction(async (tx) => {
+        began = true;
         await tx.exec(CREATE_LOCK_TABLE);
         const [holder] = await tx.all<LockHolder>(`SELECT owner, pid, host, command, acquired_at, expires_at FROM ${table} WHERE id = 1`);
         const now = Date.now();
@@ -147,21 +187,29 @@ export async function acquireLock(db: Driver, options: LockOptions): Promise<Hel
           release: () => db.transaction((tx) => releaseLock(tx, owner)),
         };
       }
-      if (!lastHolder || lastHolder.owner !== taken.owner || Date.now() - reportedAt >= WAIT_REPORT_MS) report(taken);
-      lastHolder = taken;
-      busyOnly = false;
+      const changed = blocker?.kind !== 'runner' || blocker.holder.owner !== taken.owner;
+      blocker = { kind: 'runner', holder: taken };
+      if (changed || Date.now() - reportedAt >= WAIT_REPORT_MS) report(blocker);
     } catch (error) {
       if (!isBusy(error)) throw error;
-      busyOnly = lastHolder === undefined;
-      if (Date.now() - reportedAt >= WAIT_REPORT_MS && Date.now() - started < options.timeoutMs) report(busyOnly ? null : lastHolder!);
+      const now: LockBlocker = { kind: began ? 'reader' : 'writer' };
+      const changed = blocker?.kind !== now.kind;
+      blocker = now;
+      if ((changed || Date.now() - reportedAt >= WAIT_REPORT_MS) && Date.now() - started < options.timeoutMs) report(now);
     }
     const waited = Date.now() - started;
     if (waited >= options.timeoutMs) {
       const seconds = (waited / 1000).toFixed(1);
-      if (lastHolder && !busyOnly) {
+      if (blocker?.kind === 'runner') {
         throw new MigrateError(
           'LOCKED',
-          `another migration runner holds the lock: ${describeHolder(lastHolder)}; gave up after ${seconds} s (wait longer with --lock-timeout, or if that process is gone from another host, run 'unlock')`,
+          `another migration runner holds the lock: ${describeHolder(blocker.holder)}; gave up after ${seconds} s (wait longer with --lock-timeout, or if that process is gone from another host, run 'unlock')`,
+        );
+      }
+      if (blocker?.kind === 'reader') {
+        throw new MigrateError(
+          'LOCKED',
+          `another connection keeps a read transaction open on the database, and in rollback-journal mode a commit waits for every reader; gave up after ${seconds} s, nothing was changed (end that reader: a long query, or a connection left inside BEGIN; or raise --lock-timeout)`,
         );
       }
       throw new MigrateError('LOCKED', `the database is locked by another connection writing to it; gave up after ${seconds} s (try again when it is done, or raise --lock-timeout)`);
